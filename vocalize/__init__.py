@@ -19,6 +19,7 @@ from .errors import (
     InferenceError,
     InputError,
     ModelError,
+    OutputError,
     RuntimeLibraryError,
     VocalizeError,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "RuntimeLibraryError",
     "InferenceError",
     "AudioDeviceError",
+    "OutputError",
     "__version__",
 ]
 

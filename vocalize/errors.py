@@ -12,6 +12,7 @@ __all__ = [
     "RuntimeLibraryError",
     "InferenceError",
     "AudioDeviceError",
+    "OutputError",
 ]
 
 
@@ -41,3 +42,7 @@ class InferenceError(VocalizeError, RuntimeError):
 
 class AudioDeviceError(VocalizeError):
     """Audio cannot be played on this machine."""
+
+
+class OutputError(VocalizeError):
+    """The audio cannot be written where it was asked to go."""

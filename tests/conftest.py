@@ -1,0 +1,32 @@
+import os
+import shutil
+import subprocess
+import sys
+import wave
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def engine():
+    import vocalize
+
+    return vocalize.Engine()
+
+
+def read_wav(path: Path):
+    import numpy as np
+
+    with wave.open(str(path), "rb") as w:
+        assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (1, 2, 24000)
+        return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+
+
+def run_cli(*args: str, input: bytes | None = None, env: dict | None = None, cwd=None):
+    """Runs the installed `vocalize` console script in a new process."""
+    exe = shutil.which("vocalize") or sys.executable
+    cmd = [exe, *args] if exe != sys.executable else [exe, "-m", "vocalize.cli", *args]
+    full_env = {**os.environ, **(env or {})}
+    full_env.pop("VOCALIZE_DEBUG", None)
+    return subprocess.run(cmd, input=input, capture_output=True, env=full_env, cwd=cwd, timeout=240)

@@ -1,0 +1,132 @@
+"""The `vocalize` command: in-process with CliRunner and as the installed console script."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from conftest import read_wav, run_cli
+from vocalize.cli import cli
+
+COMMANDS = [[], ["speak"], ["voices"]]
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=lambda a: " ".join(a) or "vocalize")
+def test_every_command_has_help(args):
+    result = CliRunner().invoke(cli, [*args, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output
+
+
+def test_help_loads_nothing_heavy():
+    code = (
+        "import sys\n"
+        "from vocalize.cli import main\n"
+        "sys.argv = ['vocalize', '--help']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print([m for m in ('numpy', 'onnxruntime', 'vocalize._native', 'hibari') if m in sys.modules], file=sys.stderr)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stderr.strip() == "[]", result.stderr
+
+
+def test_speak_writes_wav_in_a_new_process(tmp_path):
+    out = tmp_path / "hello.wav"
+    result = run_cli("speak", "Hello, world!", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    pcm = read_wav(out)
+    assert 0.5 < len(pcm) / 24000 < 3.0
+    assert np.abs(pcm).max() > 3000
+
+
+def test_speak_reads_stdin(tmp_path):
+    out = tmp_path / "stdin.wav"
+    result = run_cli("speak", "-o", str(out), input=b"Reading from standard input.\n")
+    assert result.returncode == 0, result.stderr
+    assert len(read_wav(out)) / 24000 > 1.0
+
+
+def test_speak_dash_reads_stdin(tmp_path):
+    out = tmp_path / "dash.wav"
+    result = CliRunner().invoke(cli, ["speak", "-", "-o", str(out)], input="A dash means stdin.")
+    assert result.exit_code == 0, result.output
+    assert out.exists()
+
+
+def test_verbose_prints_one_timing_tree_across_the_boundary(tmp_path):
+    result = run_cli("speak", "Timing, please.", "-o", str(tmp_path / "t.wav"), "--verbose")
+    assert result.returncode == 0, result.stderr
+    tree = result.stderr.decode()
+    for label in ("startup", "text frontend", "native synthesize", "load_model", "create_session", "inference", "postprocess"):
+        assert label in tree, tree
+    assert tree.rstrip().endswith("ms")
+
+
+def test_voices_lists_the_embedded_voices():
+    result = CliRunner().invoke(cli, ["voices"])
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert len(lines) == 5
+    assert any(line.startswith("jm_kumo") and "Japanese" in line and "male" in line and "default" in line for line in lines)
+
+
+@pytest.mark.parametrize(
+    "args, stdin, code, message",
+    [
+        (["speak", "", "-o", "{out}"], None, 1, "empty"),
+        (["speak", "   ", "-o", "{out}"], None, 1, "empty"),
+        (["speak", "-o", "{out}"], b" \n\n ", 1, "empty"),
+        (["speak", "Hi", "-o", "{out}", "--voice", "nobody"], None, 1, "jm_kumo"),
+        (["speak", "Hi", "-o", "{out}", "--speed", "3"], None, 2, "0.5"),
+        (["speak", "Hi", "-o", "{out}", "--speed", "0.1"], None, 2, "0.5"),
+        (["speak", "Hi"], None, 2, "-o FILE"),
+        (["speak", "Hi", "-o", "{out}", "--model", "{tmp}/none.onnx"], None, 1, "none.onnx"),
+        (["speak", "Hi", "-o", "{out}", "--model", "{tmp}/bad.onnx"], None, 1, "bad.onnx"),
+        (["speak", "Hi", "-o", "{out}", "--voices", "{tmp}/bad.npz"], None, 1, "bad.npz"),
+        (["speak", "Hi", "-o", "{tmp}/no/such/dir/x.wav"], None, 1, "x.wav"),
+        (["speak", "Hi", "-o", "{out}", "--bogus"], None, 2, "bogus"),
+    ],
+)
+def test_bad_input_is_one_line_and_leaves_no_file(tmp_path, args, stdin, code, message):
+    (tmp_path / "bad.onnx").write_bytes(b"garbage" * 50)
+    (tmp_path / "bad.npz").write_bytes(b"PK\x03\x04 broken zip")
+    out = tmp_path / "out.wav"
+    argv = [a.format(out=out, tmp=tmp_path) for a in args]
+    result = run_cli(*argv, input=stdin)
+    err = result.stderr.decode()
+    assert result.returncode == code, err
+    assert message in err, err
+    assert "Traceback" not in err
+    if code == 1:
+        assert len(err.strip().splitlines()) == 1, err
+    assert not out.exists()
+    assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".part")]
+
+
+class _NoDevice:
+    """Stands in for sounddevice on a machine whose PortAudio finds no output device."""
+
+    class PortAudioError(Exception):
+        pass
+
+    def play(self, *args, **kwargs):
+        raise self.PortAudioError("Error querying device -1")
+
+    def wait(self):
+        raise AssertionError("not reached")
+
+
+@pytest.mark.parametrize("module", [None, _NoDevice()], ids=["no-sounddevice", "no-device"])
+def test_play_without_audio_device_suggests_output_file(monkeypatch, capsys, module):
+    from vocalize.cli import main
+
+    monkeypatch.setitem(sys.modules, "sounddevice", module)
+    monkeypatch.setattr(sys, "argv", ["vocalize", "speak", "Hi", "--play"])
+    with pytest.raises(SystemExit) as exit:
+        main()
+    err = capsys.readouterr().err
+    assert exit.value.code == 1
+    assert err.startswith("vocalize: error: ") and "-o out.wav" in err
+    assert len(err.strip().splitlines()) == 1

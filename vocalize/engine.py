@@ -1,0 +1,150 @@
+"""The public synthesis API: :class:`Engine` turns text into :class:`~vocalize.audio.Audio`.
+
+Every Engine in a process shares one native engine: the ONNX Runtime environment and each
+model are loaded once, whatever the number of Engine objects.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from . import assets, timing
+from .errors import InputError, ModelError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .audio import Audio
+    from .text import Chunk, Frontend
+
+MIN_SPEED, MAX_SPEED = 0.5, 2.0
+
+_frontends: dict[str, "Frontend"] = {}
+_frontends_lock = threading.Lock()
+
+
+def default_threads() -> int:
+    """Intra-op threads per inference: ``VOCALIZE_THREADS``, else every core this process
+    may use, at most 4 (more did not help the 82M model in measurements)."""
+    value = os.environ.get("VOCALIZE_THREADS")
+    if value:
+        try:
+            threads = int(value)
+        except ValueError:
+            raise InputError(f"VOCALIZE_THREADS must be a whole number, got {value!r}") from None
+        if threads < 1:
+            raise InputError(f"VOCALIZE_THREADS must be at least 1, got {threads}")
+        return threads
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 4))
+
+
+def voices(voices: str | os.PathLike[str] | None = None) -> list[str]:
+    """Names of the voices in ``voices`` (a file), or of the embedded default voices."""
+    return sorted(assets.load_voices(voices))
+
+
+def _frontend(lang: str) -> "Frontend":
+    with _frontends_lock:
+        frontend = _frontends.get(lang)
+        if frontend is None:
+            from .text import Frontend
+
+            frontend = _frontends[lang] = Frontend(lang)
+        return frontend
+
+
+def _check_speed(speed: float) -> float:
+    try:
+        value = float(speed)
+    except (TypeError, ValueError):
+        raise InputError(f"speed must be a number, got {speed!r}") from None
+    if not MIN_SPEED <= value <= MAX_SPEED:
+        raise InputError(f"speed must be between {MIN_SPEED} and {MAX_SPEED}, got {speed}")
+    return value
+
+
+class Engine:
+    """Text-to-speech with one voice and speed.
+
+    >>> engine = Engine(voice="jm_kumo", speed=1.0)
+    >>> audio = engine.synthesize("Hello, world!")
+    >>> audio.duration, audio.sample_rate
+    """
+
+    def __init__(
+        self,
+        voice: str | None = None,
+        speed: float = 1.0,
+        model: str | os.PathLike[str] | None = None,
+        voices: str | os.PathLike[str] | None = None,
+        lang: str = "en-us",
+        threads: int | None = None,
+    ) -> None:
+        self.speed = _check_speed(speed)
+        self.lang = lang
+        self.threads = default_threads() if threads is None else int(threads)
+        if self.threads < 1:
+            raise InputError(f"threads must be at least 1, got {threads}")
+        self._model_path = Path(model).expanduser().resolve() if model is not None else None
+        if self._model_path is not None and not self._model_path.is_file():
+            raise ModelError(f"model file not found: {self._model_path}")
+        self._voices_path = voices
+        self.voice = self._check_voice(voice or assets.DEFAULT_VOICE)
+
+    @property
+    def voices(self) -> list[str]:
+        """Voices this engine can speak with."""
+        return sorted(assets.load_voices(self._voices_path))
+
+    def _check_voice(self, voice: str) -> str:
+        available = assets.load_voices(self._voices_path)
+        if voice not in available:
+            raise InputError(f"unknown voice {voice!r}; available: {', '.join(sorted(available))}")
+        return voice
+
+    def _model(self):
+        """The native model, loaded on first use and shared by every Engine."""
+        from . import _native
+
+        with timing.span("load model", native=True):
+            _native.init(str(assets.ort_library()))
+            path = self._model_path or assets.default_model()
+            return _native.load_model(str(path), self.threads, 1)
+
+    def warm_up(self) -> None:
+        """Loads the model and the text frontend now instead of on the first request."""
+        _frontend(self.lang)
+        self._model()
+
+    def chunks(self, text: str) -> list["Chunk"]:
+        """The text as the model-sized pieces it will be spoken in."""
+        if not isinstance(text, str):
+            raise InputError(f"text must be a string, got {type(text).__name__}")
+        with timing.span("text frontend"):
+            return _frontend(self.lang).chunks(text)
+
+    def synthesize(self, text: str, *, voice: str | None = None, speed: float | None = None) -> "Audio":
+        """Speaks ``text`` and returns the whole audio. Long text is split at sentence and
+        clause boundaries under the model's limit and joined; nothing is dropped."""
+        from .audio import Audio
+
+        style = assets.load_voices(self._voices_path)[self._check_voice(voice) if voice else self.voice]
+        rate = self.speed if speed is None else _check_speed(speed)
+        chunks = self.chunks(text)
+        model = self._model()
+        requests = [(list(c.token_ids), _style_row(style, len(c.token_ids)), rate, c.pause_after) for c in chunks]
+        with timing.span("native synthesize", f"chunks={len(requests)}", native=True):
+            samples = model.synthesize(requests)
+        return Audio(samples)
+
+
+def _style_row(voice: "np.ndarray", tokens: int) -> "np.ndarray":
+    """Kokoro voices hold one style vector per input length; row ``n - 1`` fits ``n`` tokens."""
+    return voice[min(max(tokens, 1), len(voice)) - 1]
