@@ -1,0 +1,13 @@
+"""English text frontend: raw text -> normalized sentences -> Kokoro phonemes -> token-id chunks.
+
+    >>> from vocalize.text import Frontend
+    >>> [c.phonemes for c in Frontend().chunks("Hello, world!")]
+    ['həlˈO, wˈɜɹld!']
+
+Importing this package is cheap; the G2P (hibari) loads when a Frontend first phonemizes.
+"""
+
+from .g2p import Frontend
+from .segment import Chunk
+
+__all__ = ["Frontend", "Chunk"]

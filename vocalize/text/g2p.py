@@ -1,0 +1,247 @@
+"""The English frontend: normalize -> sentences -> hibari G2P -> vocab ids -> model-sized chunks.
+
+hibari's ``G2P`` takes about 0.4 s to build, so one per accent is built on first use and shared
+by every :class:`Frontend` in the process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..errors import InputError
+from .normalize import normalize
+from .segment import (
+    NON_SPEECH,
+    PAUSES,
+    Chunk,
+    Word,
+    boundary_after,
+    is_speakable,
+    join_phonemes,
+    join_text,
+    pack_words,
+    split_long_text,
+    split_paragraphs,
+    split_sentences,
+)
+from .vocab import Vocab, load_vocab
+
+if TYPE_CHECKING:
+    from hibari.g2p import G2P  # type: ignore[import-untyped]
+
+__all__ = ["Frontend", "LANGUAGES", "MERGE_TARGET", "G2P_MAX_CHARS", "get_g2p"]
+
+log = logging.getLogger(__name__)
+
+LANGUAGES = {"en-us": False, "en-gb": True}  # lang -> hibari's british flag
+MERGE_TARGET = 250  # short sentences are merged into chunks of up to this many ids
+G2P_MAX_CHARS = 1000  # longer sentences go to the G2P in pieces cut at clauses or spaces
+
+_g2ps: dict[bool, "G2P"] = {}
+_g2p_locks: dict[bool, threading.Lock] = {False: threading.Lock(), True: threading.Lock()}
+_init_lock = threading.Lock()
+
+
+def get_g2p(british: bool = False) -> "G2P":
+    """The process-wide hibari G2P for one accent, built on first use."""
+    g2p = _g2ps.get(british)
+    if g2p is None:
+        with _init_lock:
+            g2p = _g2ps.get(british)
+            if g2p is None:
+                from hibari.g2p import G2P
+
+                g2p = _g2ps[british] = G2P(british=british)
+    return g2p
+
+
+@dataclass
+class _Unit:
+    """A sentence, or a piece of a long one, before merging into chunks."""
+
+    text: str
+    phonemes: str
+    boundary: str  # a key of PAUSES: what follows this unit
+
+
+class Frontend:
+    """English text -> :class:`Chunk` s of Kokoro token ids."""
+
+    def __init__(self, lang: str = "en-us", vocab_path: str | os.PathLike[str] | None = None):
+        key = lang.strip().lower().replace("_", "-") if isinstance(lang, str) else ""
+        if key not in LANGUAGES:
+            raise InputError(f"unsupported language {lang!r}; supported: {', '.join(LANGUAGES)}")
+        self.lang: str = key
+        self.british: bool = LANGUAGES[key]
+        self.vocab: Vocab = load_vocab(vocab_path)
+
+    def __repr__(self) -> str:
+        return f"Frontend(lang={self.lang!r})"
+
+    # -- public ------------------------------------------------------------------------------
+    def phonemize(self, text: str) -> str:
+        """The whole text as one phoneme string (vocab characters only), for debugging."""
+        normalized = self._normalized(text)
+        sentences = (
+            join_phonemes(self._words(sentence))
+            for paragraph in split_paragraphs(normalized)
+            for sentence in split_sentences(paragraph)
+        )
+        return " ".join(s for s in sentences if s)
+
+    def chunks(self, text: str, max_tokens: int = 510, *, first_chunk_max: int | None = None) -> list[Chunk]:
+        """``text`` as chunks of at most ``max_tokens`` ids (the first at most ``first_chunk_max``).
+
+        Short sentences are merged up to about :data:`MERGE_TARGET` ids; a sentence too long for
+        one chunk is cut at clause punctuation, then between words. Nothing is dropped but
+        characters the model has no phoneme for."""
+        _check_limit("max_tokens", max_tokens)
+        if first_chunk_max is not None:
+            _check_limit("first_chunk_max", first_chunk_max)
+        units = self._units(self._normalized(text), max_tokens, first_chunk_max)
+        if not units:
+            raise InputError("nothing to speak in the given text")
+        return self._merge(units, max_tokens, first_chunk_max)
+
+    # -- steps -------------------------------------------------------------------------------
+    @staticmethod
+    def _normalized(text: str) -> str:
+        if not isinstance(text, str):
+            raise InputError(f"text must be a string, got {type(text).__name__}")
+        if not text.strip():
+            raise InputError("text is empty")
+        return normalize(text)
+
+    def _units(self, normalized: str, max_tokens: int, first_chunk_max: int | None) -> list[_Unit]:
+        units: list[_Unit] = []
+        for paragraph in split_paragraphs(normalized):
+            for sentence in split_sentences(paragraph):
+                words = self._words(sentence)
+                if not is_speakable(join_phonemes(words)):
+                    if units:  # keep the stronger boundary of what was skipped
+                        units[-1].boundary = _stronger(units[-1].boundary, "sentence")
+                    continue
+                if not units:  # the first chunk starts with speech, so first_chunk_max holds for it
+                    words = _strip_leading_silence(words)
+                first_limit = first_chunk_max if not units and first_chunk_max is not None else max_tokens
+                groups = pack_words(words, max_tokens, min(first_limit, max_tokens))
+                for i, group in enumerate(groups):
+                    last = i == len(groups) - 1
+                    phonemes = join_phonemes(group)
+                    boundary = "sentence" if last else (boundary_after(group, len(group) - 1) or "word")
+                    if not is_speakable(phonemes):
+                        cap = min(first_chunk_max or max_tokens, max_tokens) if len(units) == 1 else max_tokens
+                        if units and len(units[-1].phonemes) + 1 + len(phonemes) <= cap:
+                            spaced = i > 0 and groups[i - 1][-1].space_after
+                            units[-1].phonemes += f" {phonemes}" if spaced else phonemes
+                        if units:
+                            units[-1].boundary = _stronger(units[-1].boundary, boundary)
+                        continue
+                    units.append(_Unit(sentence if len(groups) == 1 else join_text(group), phonemes, boundary))
+            if units:
+                units[-1].boundary = "paragraph"
+        return units
+
+    def _merge(self, units: list[_Unit], max_tokens: int, first_chunk_max: int | None) -> list[Chunk]:
+        target = min(MERGE_TARGET, max_tokens)
+        first_target = target if first_chunk_max is None else min(target, first_chunk_max)
+        merged: list[_Unit] = []
+        for unit in units:
+            if merged:
+                cur = merged[-1]
+                cap = first_target if len(merged) == 1 else target
+                if cur.boundary != "paragraph" and len(cur.phonemes) + 1 + len(unit.phonemes) <= cap:
+                    cur.text = f"{cur.text} {unit.text}"
+                    cur.phonemes = f"{cur.phonemes} {unit.phonemes}"
+                    cur.boundary = unit.boundary
+                    continue
+            merged.append(_Unit(unit.text, unit.phonemes, unit.boundary))
+        chunks = []
+        for i, unit in enumerate(merged):
+            pause = 0.0 if i == len(merged) - 1 else PAUSES[unit.boundary]
+            chunks.append(Chunk(unit.text, unit.phonemes, self.vocab.encode(unit.phonemes), pause))
+        return chunks
+
+    def _words(self, sentence: str) -> list[Word]:
+        """The G2P's words for one sentence, phonemes reduced to vocab characters."""
+        words: list[Word] = []
+        for piece in split_long_text(sentence, G2P_MAX_CHARS):
+            piece_words = self._g2p_words(piece)
+            if piece_words:
+                piece_words[-1].space_after = True
+                words.extend(piece_words)
+        if words:
+            words[-1].space_after = False
+        return words
+
+    def _g2p_words(self, text: str) -> list[Word]:
+        g2p = get_g2p(self.british)
+        try:
+            with _g2p_locks[self.british]:
+                tokens = _phonemize_tokens(g2p, text)
+        except Exception:  # a G2P bug must not lose the whole sentence: retry word by word
+            log.debug("G2P failed on %r; reading it word by word", text[:80], exc_info=True)
+            tokens = []
+            for part in text.split():
+                try:
+                    with _g2p_locks[self.british]:
+                        tokens.extend(_phonemize_tokens(g2p, part))
+                except Exception:
+                    log.debug("G2P cannot read %r; skipped", part[:80], exc_info=True)
+                if tokens:
+                    tokens[-1] = (tokens[-1][0], tokens[-1][1], True)
+        return self._to_words(tokens)
+
+    def _to_words(self, tokens: list[tuple[str, str, bool]]) -> list[Word]:
+        """Tokens -> words; a token with no phonemes gives its text to its neighbour."""
+        words: list[Word] = []
+        pending = ""
+        for text, phonemes, space in tokens:
+            phonemes = " ".join(self.vocab.filter(phonemes).split())
+            if not phonemes:
+                if words:
+                    prev = words[-1]
+                    prev.text = f"{prev.text}{' ' if prev.space_after else ''}{text}"
+                    prev.space_after = prev.space_after or space
+                else:
+                    pending = f"{pending}{text}{' ' if space else ''}"
+                continue
+            words.append(Word(pending + text, phonemes, space))
+            pending = ""
+        return words
+
+
+def _phonemize_tokens(g2p: Any, text: str) -> list[tuple[str, str, bool]]:
+    """hibari's ``G2P.__call__`` with the tokens kept: ``[(text, phonemes, space after)]``."""
+    from hibari.g2p.normalize import normalize as hibari_normalize  # type: ignore[import-untyped]
+
+    normalized = hibari_normalize(text)
+    if not normalized:
+        return []
+    tokens = g2p.phonemize_tokens(g2p.tokenize(normalized))
+    unk = g2p.unk
+    return [(tk.text, unk if tk.phonemes is None else tk.phonemes, bool(tk.whitespace)) for tk in tokens]
+
+
+def _strip_leading_silence(words: list[Word]) -> list[Word]:
+    """``words`` without the punctuation before the first speakable phoneme."""
+    silence = "".join(NON_SPEECH)
+    for i, word in enumerate(words):
+        phonemes = word.phonemes.lstrip(silence)
+        if phonemes:
+            return [Word(word.text, phonemes, word.space_after, word.continued), *words[i + 1 :]]
+    return []
+
+
+def _stronger(a: str, b: str) -> str:
+    order = list(PAUSES)
+    return a if order.index(a) >= order.index(b) else b
+
+
+def _check_limit(name: str, value: object) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise InputError(f"{name} must be a positive integer, got {value!r}")

@@ -1,0 +1,216 @@
+"""Splitting normalized text into paragraphs and sentences, and phonemized sentences into
+model-sized pieces (at clause punctuation first, then between words, then inside a word)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .normalize import PARAGRAPH_BREAK
+
+__all__ = [
+    "Chunk",
+    "Word",
+    "PAUSES",
+    "NON_SPEECH",
+    "split_paragraphs",
+    "split_sentences",
+    "split_long_text",
+    "pack_words",
+    "join_phonemes",
+    "join_text",
+    "boundary_after",
+    "is_speakable",
+]
+
+# Seconds of silence after a chunk, by the boundary it ends at (weakest to strongest).
+PAUSES = {"word": 0.0, "clause": 0.1, "sentence": 0.3, "paragraph": 0.6}
+CLAUSE_END = frozenset(",;:—…")
+SENTENCE_END = frozenset(".!?")
+# Phoneme characters that are not speech: a chunk of only these has nothing to say.
+NON_SPEECH = frozenset(';:,.!?—…"()“” ')
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One model call's worth of text."""
+
+    text: str  # the source text of this chunk (after normalization; the G2P's words for a piece of a long sentence)
+    phonemes: str  # Kokoro phonemes
+    token_ids: tuple[int, ...]  # ids via the vocab, without the 0 padding
+    pause_after: float  # seconds of silence to insert after this chunk
+
+
+@dataclass
+class Word:
+    """A G2P token: its text, its phonemes (vocab characters only) and whether a space follows.
+
+    ``continued`` marks the later pieces of a word cut because it alone was too long."""
+
+    text: str
+    phonemes: str
+    space_after: bool = True
+    continued: bool = False
+
+
+def split_paragraphs(text: str) -> list[str]:
+    """Paragraphs of normalized text."""
+    return [p for p in text.split(PARAGRAPH_BREAK) if p.strip()]
+
+
+_SENTENCE_END = re.compile(r"([.!?…]+)([\"')\]]*)\s+(?=(\S))")
+_LAST_WORD = re.compile(r"\S+$")
+_INITIALS = re.compile(r"(?:[A-Za-z]\.)*[A-Za-z]")
+# Abbreviations a sentence does not end at ("Dr. Smith", "e.g. Paris").
+_NEVER_FINAL = frozenset(
+    "mr mrs ms mx dr prof rev fr st mt ft gen gov sen rep capt lt col sgt cmdr maj adm cpl hon pres supt"
+    " msgr e.g eg i.e ie cf vs viz al approx ca".split()
+)
+# Abbreviations a sentence does not end at when a number follows ("No. 5", "Fig. 3").
+_BEFORE_NUMBER = frozenset("no nos vol vols fig figs p pp ch chap art sec eq ex op".split())
+
+
+def split_sentences(paragraph: str) -> list[str]:
+    """Sentences of one paragraph, not split after titles, "e.g.", initials, or before lowercase."""
+    sentences = []
+    start = 0
+    for m in _SENTENCE_END.finditer(paragraph):
+        if _continues(paragraph, m):
+            continue
+        sentence = paragraph[start : m.start(3)].strip()
+        if sentence:
+            sentences.append(sentence)
+        start = m.start(3)
+    rest = paragraph[start:].strip()
+    if rest:
+        sentences.append(rest)
+    return sentences
+
+
+def _continues(text: str, m: re.Match[str]) -> bool:
+    """Whether the sentence goes on past the end-like punctuation ``m``."""
+    following = m.group(3)
+    if following.islower() or following in ",;:":
+        return True
+    if m.group(1) != "." or m.group(2):
+        return False
+    before = _LAST_WORD.search(text, max(0, m.start() - 40), m.start())
+    if before is None:
+        return False
+    word = before.group().lstrip("\"'([").lower()
+    if word in _NEVER_FINAL or (word in _BEFORE_NUMBER and following.isdigit()):
+        return True
+    return word != "i" and _INITIALS.fullmatch(word) is not None
+
+
+_CLAUSE_BREAK = re.compile(r"[,;:—…](?=\s)|\s—")
+
+
+def split_long_text(sentence: str, max_chars: int) -> list[str]:
+    """``sentence`` cut into pieces of at most ``max_chars`` characters, at clause punctuation
+    when there is some in the last three quarters of the window, else at a space."""
+    pieces = []
+    rest = sentence.strip()
+    while len(rest) > max_chars:
+        window = rest[: max_chars + 1]
+        cut = 0
+        for m in _CLAUSE_BREAK.finditer(window, max_chars // 4):
+            if m.end() <= max_chars:
+                cut = m.end()
+        if not cut:
+            cut = window.rfind(" ", max_chars // 4) + 1 or max_chars
+        pieces.append(rest[:cut].strip())
+        rest = rest[cut:].strip()
+    if rest:
+        pieces.append(rest)
+    return [p for p in pieces if p]
+
+
+def boundary_after(words: list[Word], i: int) -> str | None:
+    """How good a place the gap after ``words[i]`` is to split: "clause", "word" or None."""
+    word = words[i]
+    nxt = words[i + 1] if i + 1 < len(words) else None
+    if nxt is not None and not word.space_after and nxt.phonemes[:1] in NON_SPEECH:
+        return None  # "word," -- never split off the punctuation that follows a word
+    if word.phonemes[-1:] in CLAUSE_END or word.phonemes[-1:] in SENTENCE_END:
+        return "clause"
+    return "word" if word.space_after else None
+
+
+def pack_words(words: list[Word], limit: int, first_limit: int | None = None) -> list[list[Word]]:
+    """Consecutive groups of ``words`` whose joined phonemes have at most ``limit`` characters
+    (``first_limit`` for the first group). Each group ends at the last clause break that fits,
+    else the last word break, else wherever the limit falls. Nothing is dropped."""
+    first_limit = limit if first_limit is None else first_limit
+    words = _cut_long_words(words, min(limit, first_limit))
+    groups: list[list[Word]] = []
+    start, cap = 0, first_limit
+    n = len(words)
+    while start < n:
+        length, end = 0, start
+        best_clause = best_word = 0
+        while end < n:
+            add = len(words[end].phonemes) + (1 if end > start and words[end - 1].space_after else 0)
+            if length + add > cap:
+                break
+            length += add
+            end += 1
+            if end < n:
+                kind = boundary_after(words, end - 1)
+                if kind == "clause":
+                    best_clause = end
+                elif kind == "word":
+                    best_word = end
+        cut = n if end == n else (best_clause or best_word or max(end, start + 1))
+        groups.append(words[start:cut])
+        start, cap = cut, limit
+    return groups
+
+
+def _cut_long_words(words: list[Word], limit: int) -> list[Word]:
+    """Words whose phonemes exceed ``limit`` split at their inner spaces, then every ``limit``
+    characters."""
+    if all(len(w.phonemes) <= limit for w in words):
+        return words
+    out = []
+    for w in words:
+        if len(w.phonemes) <= limit:
+            out.append(w)
+            continue
+        parts: list[tuple[str, bool]] = []
+        for sub in w.phonemes.split(" "):
+            slices = [sub[i : i + limit] for i in range(0, len(sub), limit)] or [""]
+            parts.extend((s, j == len(slices) - 1) for j, s in enumerate(slices))
+        parts = [(s, space) for s, space in parts if s]
+        for j, (s, space) in enumerate(parts):
+            last = j == len(parts) - 1
+            out.append(Word(w.text, s, w.space_after if last else space, continued=j > 0 or w.continued))
+    return out
+
+
+def join_phonemes(words: list[Word]) -> str:
+    """The phoneme string of consecutive words."""
+    out = []
+    for i, w in enumerate(words):
+        out.append(w.phonemes)
+        if w.space_after and i + 1 < len(words):
+            out.append(" ")
+    return "".join(out).strip()
+
+
+def join_text(words: list[Word]) -> str:
+    """The source text of consecutive words (a cut word's text once)."""
+    parts = []
+    for i, w in enumerate(words):
+        if not w.continued:
+            parts.append(w.text)
+        inner = i + 1 < len(words) and words[i + 1].continued
+        if w.space_after and not inner:
+            parts.append(" ")
+    text = "".join(parts).strip()
+    return text or (words[0].text if words else "")
+
+
+def is_speakable(phonemes: str) -> bool:
+    """Whether a phoneme string has anything but punctuation and spaces."""
+    return any(c not in NON_SPEECH for c in phonemes)
