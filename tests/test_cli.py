@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from conftest import read_wav, run_cli
 from vocalize.cli import cli
 
-COMMANDS = [[], ["speak"], ["voices"]]
+COMMANDS = [[], ["speak"], ["voices"], ["phonemize"]]
 
 
 @pytest.mark.parametrize("args", COMMANDS, ids=lambda a: " ".join(a) or "vocalize")

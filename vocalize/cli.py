@@ -49,6 +49,8 @@ def read_text(text: str | None) -> str:
 @click.option("-s", "--speed", type=SPEED_RANGE, default=1.0, show_default=True, help="Speaking rate, 0.5 to 2.0.")
 @click.option("--model", type=click.Path(dir_okay=False), help="A Kokoro ONNX model file instead of the embedded one.")
 @click.option("--voices", "voices_file", type=click.Path(dir_okay=False), help="A voices file (.npz, .npy or raw .bin).")
+@click.option("-l", "--lang", default="en-us", show_default=True, help="Language of the text: en-us, en-gb or ja.")
+@click.option("--phonemes", "as_phonemes", is_flag=True, help="TEXT is raw phonemes in Kokoro's alphabet (see `vocalize phonemize`).")
 @click.option("--threads", type=click.IntRange(min=1), help="Inference threads (default: VOCALIZE_THREADS or the core count, at most 4).")
 @click.option("--verbose", is_flag=True, help="Print a timing tree of where the time went to standard error.")
 def speak(
@@ -59,15 +61,22 @@ def speak(
     speed: float,
     model: str | None,
     voices_file: str | None,
+    lang: str,
+    as_phonemes: bool,
     threads: int | None,
     verbose: bool,
 ) -> None:
     """Speak TEXT (or standard input) into a WAV file or the speakers.
 
+    Numbers, dates, currency and abbreviations are read out; [pause:0.5s] or
+    <break time="500ms"/> inserts a pause; [word](/phonemes/) sets a pronunciation.
+
     \b
     Examples:
       vocalize speak "Hello, world!" -o hello.wav
       echo "Read this aloud." | vocalize speak --play
+      vocalize speak "Wait [pause:1s] now go." -o wait.wav
+      vocalize speak --lang ja "こんにちは。" -o ja.wav
     """
     from . import timing
 
@@ -85,8 +94,8 @@ def speak(
     with timing.span("engine setup"):
         from .engine import Engine
 
-        engine = Engine(voice=voice, speed=speed, model=model, voices=voices_file, threads=threads)
-    audio = engine.synthesize(content)
+        engine = Engine(voice=voice, speed=speed, model=model, voices=voices_file, lang=lang, threads=threads)
+    audio = engine.synthesize(phonemes=content) if as_phonemes else engine.synthesize(content)
     if output is not None:
         with timing.span("write wav"):
             audio.save(output)
@@ -97,6 +106,21 @@ def speak(
         root.duration = sum(child.duration for child in root.children)
         root.name = f"vocalize speak ({audio.duration:.2f} s of audio)"
         timing.render(root, sys.stderr)
+
+
+@cli.command()
+@click.argument("text", required=False)
+@click.option("-l", "--lang", default="en-us", show_default=True, help="Language of the text: en-us, en-gb or ja.")
+def phonemize(text: str | None, lang: str) -> None:
+    """Print how TEXT (or standard input) will be read: the normalized text, then its
+    phonemes in Kokoro's alphabet. Feed edited phonemes back with `vocalize speak --phonemes`.
+    """
+    from .text import Frontend
+
+    content = read_text(text)
+    frontend = Frontend(lang)
+    click.echo(frontend.normalize(content))
+    click.echo(frontend.phonemize(content))
 
 
 @cli.command("voices")

@@ -88,7 +88,7 @@ class Engine:
         threads: int | None = None,
     ) -> None:
         self.speed = _check_speed(speed)
-        self.lang = lang
+        self.lang = _frontend(lang).lang
         self.threads = default_threads() if threads is None else int(threads)
         if self.threads < 1:
             raise InputError(f"threads must be at least 1, got {threads}")
@@ -130,14 +130,31 @@ class Engine:
         with timing.span("text frontend"):
             return _frontend(self.lang).chunks(text)
 
-    def synthesize(self, text: str, *, voice: str | None = None, speed: float | None = None) -> "Audio":
-        """Speaks ``text`` and returns the whole audio. Long text is split at sentence and
-        clause boundaries under the model's limit and joined; nothing is dropped."""
+    def synthesize(
+        self,
+        text: str | None = None,
+        *,
+        phonemes: str | None = None,
+        voice: str | None = None,
+        speed: float | None = None,
+    ) -> "Audio":
+        """Speaks ``text`` (or raw ``phonemes`` in Kokoro's alphabet) and returns the whole
+        audio. Long input is split at sentence and clause boundaries under the model's limit
+        and joined; nothing is dropped.
+
+        Text may hold pause markup (``[pause:0.5s]``, ``<break time="500ms"/>``) and inline
+        pronunciations (``[Kokoro](/kˈOkəɹO/)``)."""
         from .audio import Audio
 
+        if (text is None) == (phonemes is None):
+            raise InputError("give either text or phonemes")
         style = assets.load_voices(self._voices_path)[self._check_voice(voice) if voice else self.voice]
         rate = self.speed if speed is None else _check_speed(speed)
-        chunks = self.chunks(text)
+        if phonemes is not None:
+            with timing.span("text frontend"):
+                chunks = _frontend(self.lang).phoneme_chunks(phonemes)
+        else:
+            chunks = self.chunks(text)  # type: ignore[arg-type]
         model = self._model()
         requests = [(list(c.token_ids), _style_row(style, len(c.token_ids)), rate, c.pause_after) for c in chunks]
         with timing.span("native synthesize", f"chunks={len(requests)}", native=True):

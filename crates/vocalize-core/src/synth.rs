@@ -13,6 +13,7 @@ use crate::error::{CoreError, Result};
 use crate::model::Model;
 
 /// One piece of text already turned into phoneme ids, with its voice and the pause after it.
+/// Empty `tokens` stand for silence alone.
 #[derive(Debug, Clone)]
 pub struct ChunkRequest {
     pub tokens: Vec<i64>,
@@ -78,6 +79,10 @@ impl Synthesizer {
 }
 
 fn render(model: &Model, chunk: &ChunkRequest) -> Result<ChunkAudio> {
+    if chunk.tokens.is_empty() {
+        // A pause with no speech (pause markup before any text).
+        return Ok(vec![0.0; audio::silence(chunk.pause_after)]);
+    }
     let mut audio = model.infer(&chunk.tokens, &chunk.style, chunk.speed)?;
     let _span = tracing::info_span!("postprocess").entered();
     audio::trim(&mut audio);
