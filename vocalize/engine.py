@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable
 
 from . import assets, timing
 from .errors import InputError, ModelError
@@ -111,12 +111,39 @@ class Engine:
 
     def _model(self):
         """The native model, loaded on first use and shared by every Engine."""
+        with timing.span("load model", native=True):
+            return self._load_model()
+
+    def _load_model(self):
         from . import _native
 
-        with timing.span("load model", native=True):
-            _native.init(str(assets.ort_library()))
-            path = self._model_path or assets.default_model()
-            return _native.load_model(str(path), self.threads, 1)
+        _native.init(str(assets.ort_library()))
+        path = self._model_path or assets.default_model()
+        return _native.load_model(str(path), self.threads, 1)
+
+    def _model_in_background(self) -> "Callable[[], Any]":
+        """Starts loading the model on another thread (the native load releases the GIL, so
+        it overlaps the text frontend); returns a function that waits for it."""
+        result: list[Any] = []
+
+        def load() -> None:
+            try:
+                result.append((self._load_model(), None))
+            except BaseException as e:  # re-raised on the caller's thread
+                result.append((None, e))
+
+        thread = threading.Thread(target=load, name="vocalize-load-model", daemon=True)
+        thread.start()
+
+        def wait() -> Any:
+            with timing.span("load model", native=True):
+                thread.join()
+            model, error = result[0]
+            if error is not None:
+                raise error
+            return model
+
+        return wait
 
     def warm_up(self) -> None:
         """Loads the model and the text frontend now instead of on the first request."""
@@ -148,14 +175,19 @@ class Engine:
 
         if (text is None) == (phonemes is None):
             raise InputError("give either text or phonemes")
+        if not isinstance(text if phonemes is None else phonemes, str):
+            raise InputError(f"text must be a string, got {type(text if phonemes is None else phonemes).__name__}")
         style = assets.load_voices(self._voices_path)[self._check_voice(voice) if voice else self.voice]
         rate = self.speed if speed is None else _check_speed(speed)
+        if not (text if phonemes is None else phonemes).strip():  # type: ignore[union-attr]
+            raise InputError("text is empty" if phonemes is None else "phonemes are empty")
+        model = self._model_in_background()
         if phonemes is not None:
             with timing.span("text frontend"):
                 chunks = _frontend(self.lang).phoneme_chunks(phonemes)
         else:
             chunks = self.chunks(text)  # type: ignore[arg-type]
-        model = self._model()
+        model = model()
         requests = [(list(c.token_ids), _style_row(style, len(c.token_ids)), rate, c.pause_after) for c in chunks]
         with timing.span("native synthesize", f"chunks={len(requests)}", native=True):
             samples = model.synthesize(requests)
