@@ -58,11 +58,15 @@ pub struct ModelOptions {
     pub intra_threads: usize,
     /// Sessions in the pool, each able to run one inference at a time.
     pub sessions: usize,
+    /// Keep ONNX Runtime's CPU memory arena. Measured here without it: half the speed and a
+    /// higher peak RSS (every inference's large buffers go through malloc), so it stays on;
+    /// memory is bounded by bounding the chunk length instead.
+    pub arena: bool,
 }
 
 impl Default for ModelOptions {
     fn default() -> Self {
-        Self { intra_threads: 2, sessions: 1 }
+        Self { intra_threads: 2, sessions: 1, arena: true }
     }
 }
 
@@ -94,8 +98,11 @@ impl Model {
     fn session(env: &Environment, path: &Path, options: &ModelOptions) -> Result<Session> {
         let _span = tracing::info_span!("create_session", threads = options.intra_threads).entered();
         let fail = |e: ort::Error<_>| CoreError::model(path, e);
-        Session::builder(env)
-            .map_err(|e| CoreError::model(path, e))?
+        let mut builder = Session::builder(env).map_err(|e| CoreError::model(path, e))?;
+        if !options.arena {
+            disable_cpu_arena(&mut builder).map_err(|e| CoreError::model(path, e))?;
+        }
+        builder
             .with_optimization_level(GraphOptimizationLevel::All)
             .map_err(fail)?
             .with_intra_threads(options.intra_threads.max(1))
@@ -159,6 +166,22 @@ impl Model {
             .try_extract_tensor::<f32>()
             .map_err(inference)?;
         Ok(audio.to_vec())
+    }
+}
+
+/// `SessionOptions::DisableCpuMemArena`, which the `ort` crate does not wrap.
+fn disable_cpu_arena(builder: &mut ort::session::builder::SessionBuilder) -> std::result::Result<(), String> {
+    use ort::AsPointer;
+    let api = ort::api();
+    // SAFETY: the builder owns a live OrtSessionOptions; a non-null status is read and freed.
+    unsafe {
+        let status = (api.DisableCpuMemArena)(builder.ptr_mut());
+        if status.0.is_null() {
+            return Ok(());
+        }
+        let message = std::ffi::CStr::from_ptr((api.GetErrorMessage)(status.0)).to_string_lossy().into_owned();
+        (api.ReleaseStatus)(status.0);
+        Err(message)
     }
 }
 

@@ -28,9 +28,9 @@ fn init(library: &str) -> PyResult<String> {
 
 /// Loads a Kokoro model, or returns the one already loaded with the same settings.
 #[pyfunction]
-#[pyo3(signature = (path, threads = 2, sessions = 1))]
-fn load_model(py: Python<'_>, path: &str, threads: usize, sessions: usize) -> PyResult<Model> {
-    let options = ModelOptions { intra_threads: threads.max(1), sessions: sessions.max(1) };
+#[pyo3(signature = (path, threads = 2, sessions = 1, arena = true))]
+fn load_model(py: Python<'_>, path: &str, threads: usize, sessions: usize, arena: bool) -> PyResult<Model> {
+    let options = ModelOptions { intra_threads: threads.max(1), sessions: sessions.max(1), arena };
     let path = std::path::PathBuf::from(path);
     let model = py.detach(|| state::model(&path, options))?;
     Ok(Model { synth: Arc::new(state::synthesizer(model)) })

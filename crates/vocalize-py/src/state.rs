@@ -30,7 +30,7 @@ static RECORDER: OnceLock<SpanRecorder> = OnceLock::new();
 struct Engine {
     generation: u64,
     runtime: Arc<Runtime>,
-    models: HashMap<(PathBuf, usize, usize), Arc<Model>>,
+    models: HashMap<(PathBuf, usize, usize, bool), Arc<Model>>,
 }
 
 /// The ONNX Runtime environment, loading the library at `library` the first time.
@@ -77,7 +77,7 @@ pub fn model(path: &Path, options: ModelOptions) -> PyResult<Arc<Model>> {
     let Some((env, _)) = ENVIRONMENT.get() else {
         return Err(runtime_library("ONNX Runtime is not loaded: call init() first".into()));
     };
-    let key = (path.to_owned(), options.intra_threads, options.sessions);
+    let key = (path.to_owned(), options.intra_threads, options.sessions, options.arena);
     if let Some(model) = with_engine(|e| e.models.get(&key).cloned()) {
         return Ok(model);
     }
