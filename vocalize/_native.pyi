@@ -1,9 +1,22 @@
 """Type stubs for the native engine (crates/vocalize-py)."""
 
 from collections.abc import Sequence
+from typing import final
 
 import numpy as np
 import numpy.typing as npt
+
+__all__ = [
+    "AudioStream",
+    "MAX_TOKENS",
+    "Model",
+    "SAMPLE_RATE",
+    "STYLE_DIM",
+    "enable_tracing",
+    "init",
+    "load_model",
+    "take_spans",
+]
 
 SAMPLE_RATE: int
 MAX_TOKENS: int
@@ -16,6 +29,7 @@ def load_model(path: str, threads: int = 2, sessions: int = 1, arena: bool = Tru
 def enable_tracing() -> None: ...
 def take_spans() -> list[tuple[int, int | None, str, str, int, int]]: ...
 
+@final
 class Model:
     @property
     def path(self) -> str: ...
@@ -28,6 +42,7 @@ class Model:
     def synthesize(self, chunks: list[_Chunk]) -> npt.NDArray[np.float32]: ...
     def stream(self, chunks: list[_Chunk]) -> AudioStream: ...
 
+@final
 class AudioStream:
     def __iter__(self) -> AudioStream: ...
     def __next__(self) -> npt.NDArray[np.float32]: ...

@@ -1,0 +1,137 @@
+"""The native module: its stub, zero-copy results, the GIL, errors, the timing spans."""
+
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+import vocalize
+from vocalize import _native, assets
+
+
+def test_stub_matches_the_module():
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy.stubtest", "vocalize._native"], capture_output=True, text=True, timeout=240
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def model(engine):
+    return engine._model()
+
+
+def request(tokens, pause=0.0):
+    style = assets.load_voices()["jm_kumo"][len(tokens) - 1]
+    return (tokens, style, 1.0, pause)
+
+
+HELLO = [50, 83, 54, 156, 57, 135, 3, 16, 65, 156, 87, 158, 54, 46, 5]
+
+
+def test_audio_comes_back_without_a_copy(model):
+    audio = model.synthesize([request(HELLO)])
+    assert audio.dtype == np.float32 and audio.ndim == 1
+    # The array wraps the Rust buffer: it does not own its data.
+    assert not audio.flags.owndata and audio.base is not None
+
+
+def test_inference_releases_the_gil(model):
+    ticks = 0
+    done = threading.Event()
+
+    def count():
+        nonlocal ticks
+        while not done.is_set():
+            ticks += 1
+
+    counter = threading.Thread(target=count)
+    counter.start()
+    try:
+        before = ticks
+        model.synthesize([request(HELLO * 4)])
+        during = ticks - before
+    finally:
+        done.set()
+        counter.join()
+    # With the GIL held for the whole inference the counter would barely move.
+    assert during > 10_000, during
+
+
+def test_two_threads_share_one_model(model):
+    results = [None, None]
+
+    def run(i):
+        results[i] = model.synthesize([request(HELLO)])
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    np.testing.assert_array_equal(results[0], results[1])
+
+
+def test_pauses_are_appended_as_silence(model):
+    plain = model.synthesize([request(HELLO)])
+    paused = model.synthesize([request(HELLO, pause=0.5)])
+    assert len(paused) - len(plain) == 12000
+    assert np.all(paused[len(plain) :] == 0)
+
+
+def test_silence_only_chunk(model):
+    audio = model.synthesize([([], assets.load_voices()["jm_kumo"][0], 1.0, 0.25)])
+    assert len(audio) == 6000 and not audio.any()
+
+
+def test_stream_yields_chunks_in_order(model):
+    chunks = [request(HELLO), request(HELLO[:8]), request(HELLO * 2)]
+    streamed = list(model.stream(chunks))
+    assert len(streamed) == 3
+    whole = model.synthesize(chunks)
+    np.testing.assert_array_equal(np.concatenate(streamed), whole)
+
+
+def test_closed_stream_stops(model):
+    stream = model.stream([request(HELLO)] * 5)
+    next(stream)
+    stream.close()
+    assert list(stream) == []
+    # The model is free for the next request right away.
+    assert len(model.synthesize([request(HELLO)])) > 0
+
+
+@pytest.mark.parametrize(
+    "tokens, match",
+    [([1] * 511, "1 to 510"), ([1, 2, 3], None)],
+)
+def test_token_limits(model, tokens, match):
+    style = assets.load_voices()["jm_kumo"][0]
+    if match:
+        with pytest.raises(vocalize.InputError, match=match):
+            model.synthesize([(tokens, style, 1.0, 0.0)])
+    else:
+        model.synthesize([(tokens, style, 1.0, 0.0)])
+
+
+def test_bad_style_width(model):
+    with pytest.raises(vocalize.InputError, match="256"):
+        model.synthesize([(HELLO, np.zeros(10, np.float32), 1.0, 0.0)])
+
+
+def test_a_non_kokoro_onnx_model_is_refused(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+    )
+    path = tmp_path / "identity.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    with pytest.raises(vocalize.ModelError, match="not a Kokoro model"):
+        _native.load_model(str(path))
