@@ -7,10 +7,15 @@ by every :class:`Frontend` in the process.
 from __future__ import annotations
 
 import hashlib
+import importlib
+import importlib.util
 import logging
 import os
 import re
+import sys
 import threading
+import types
+import zlib
 import unicodedata
 import warnings
 from dataclasses import dataclass
@@ -63,6 +68,77 @@ def get_g2p(british: bool = False) -> "G2P":
     return g2p
 
 
+def hibari_g2p_module() -> Any:
+    """hibari's ``g2p`` package, imported without running ``hibari/__init__``.
+
+    That ``__init__`` imports hibari's own TTS model code and numpy (150 ms here) although the
+    G2P needs neither; the G2P package is self-contained (relative imports, data found from its
+    own ``__file__``), so it is loaded under a private parent package instead. If hibari is
+    already imported, its own module is used."""
+    loaded = sys.modules.get("hibari.g2p")
+    if loaded is not None:
+        return loaded
+    parent = sys.modules.get(_PRIVATE_HIBARI)
+    if parent is None:
+        spec = importlib.util.find_spec("hibari")
+        if spec is None or not spec.submodule_search_locations:
+            raise AssetError("the English G2P needs the hibari-tts package: pip install hibari-tts")
+        parent = types.ModuleType(_PRIVATE_HIBARI)
+        parent.__path__ = list(spec.submodule_search_locations)
+        sys.modules[_PRIVATE_HIBARI] = parent
+    return importlib.import_module(f"{_PRIVATE_HIBARI}.g2p")
+
+
+_PRIVATE_HIBARI = "vocalize._hibari"
+
+
+class _LazyBuckets:
+    """A read-only ``{str: value}`` whose entries sit in marshalled buckets by key hash,
+    each unpacked on its first lookup (hibari's lexicon ``Dict`` only calls ``get``)."""
+
+    BUCKETS = 512
+
+    def __init__(self, packed: list[bytes]) -> None:
+        self._packed = packed
+        self._open: list[dict[str, Any] | None] = [None] * len(packed)
+
+    @classmethod
+    def pack(cls, table: dict[str, Any]) -> list[bytes]:
+        import marshal
+
+        buckets: list[dict[str, Any]] = [{} for _ in range(cls.BUCKETS)]
+        for key, value in table.items():
+            buckets[zlib.crc32(key.encode()) % cls.BUCKETS][key] = value
+        return [marshal.dumps(b) for b in buckets]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        i = zlib.crc32(key.encode()) % len(self._packed)
+        bucket = self._open[i]
+        if bucket is None:
+            import marshal
+
+            bucket = self._open[i] = marshal.loads(self._packed[i])
+        return bucket.get(key, default)
+
+    def __contains__(self, key: str) -> bool:
+        return self.get(key) is not None
+
+
+class _LazyRows(dict):  # type: ignore[type-arg]
+    """Tagger weight rows kept marshalled until first read (hibari's tagger only calls ``get``)."""
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        row = dict.get(self, key)
+        if row is None:
+            return default
+        if type(row) is bytes:
+            import marshal
+
+            row = marshal.loads(row)
+            self[key] = row
+        return row
+
+
 def _build_g2p(british: bool) -> "G2P":
     """hibari's G2P, its data read from a marshal copy in the cache folder when there is one.
 
@@ -71,9 +147,9 @@ def _build_g2p(british: bool) -> "G2P":
     by the data files' sizes and mtimes, so an upgraded hibari gets a new one."""
     import marshal
 
-    import hibari.g2p as hibari_g2p  # type: ignore[import-untyped]
-
     from ..assets import cache_dir, write_atomic_bytes
+
+    hibari_g2p = hibari_g2p_module()
 
     accent = "gb" if british else "us"
     names = [f"lexicon_{accent}_gold.json.gz", f"lexicon_{accent}_silver.json.gz", "tokenizer_exceptions.json", "tagger.json.gz"]
@@ -92,11 +168,22 @@ def _build_g2p(british: bool) -> "G2P":
         data = None
     if data is None:
         data = {name: hibari_g2p._load_json(name) for name in names}
+        # Most of the load time goes to building 250,000 small objects a sentence barely
+        # touches: the tagger's weight rows stay marshalled until first read, the lexicons
+        # are split into marshalled buckets by key.
+        tagger = dict(data["tagger.json.gz"])
+        tagger["weights"] = {f: marshal.dumps(row) for f, row in tagger["weights"].items()}
+        data["tagger.json.gz"] = tagger
+        for name in names[:2]:
+            data[name] = _LazyBuckets.pack(data[name])
         try:
             cached.parent.mkdir(parents=True, exist_ok=True)
             write_atomic_bytes(cached, marshal.dumps(data))
         except OSError:
             log.debug("cannot cache the G2P data in %s", cached, exc_info=True)
+    data["tagger.json.gz"] = {**data["tagger.json.gz"], "weights": _LazyRows(data["tagger.json.gz"]["weights"])}
+    for name in names[:2]:
+        data[name] = _LazyBuckets(data[name])
     original = hibari_g2p._load_json
     hibari_g2p._load_json = data.__getitem__
     try:
@@ -374,9 +461,7 @@ class Frontend:
 
 def _phonemize_tokens(g2p: Any, text: str) -> list[tuple[str, str, bool]]:
     """hibari's ``G2P.__call__`` with the tokens kept: ``[(text, phonemes, space after)]``."""
-    from hibari.g2p.normalize import normalize as hibari_normalize  # type: ignore[import-untyped]
-
-    normalized = hibari_normalize(text)
+    normalized = hibari_g2p_module().normalize(text)
     if not normalized:
         return []
     tokens = g2p.phonemize_tokens(g2p.tokenize(normalized))
