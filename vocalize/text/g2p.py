@@ -90,6 +90,8 @@ def hibari_g2p_module() -> Any:
 
 
 _PRIVATE_HIBARI = "vocalize._hibari"
+# Bumped whenever the layout of the cached G2P data changes.
+_CACHE_FORMAT = 2
 
 
 class _LazyBuckets:
@@ -155,14 +157,17 @@ def _build_g2p(british: bool) -> "G2P":
     names = [f"lexicon_{accent}_gold.json.gz", f"lexicon_{accent}_silver.json.gz", "tokenizer_exceptions.json", "tagger.json.gz"]
     try:
         stats = [os.stat(os.path.join(hibari_g2p.ASSETS, name)) for name in names]
-        key = hashlib.sha256(repr([(n, s.st_size, s.st_mtime_ns) for n, s in zip(names, stats)]).encode()).hexdigest()[:16]
+        identity = [_CACHE_FORMAT] + [(n, s.st_size, s.st_mtime_ns) for n, s in zip(names, stats)]
+        key = hashlib.sha256(repr(identity).encode()).hexdigest()[:16]
         cached = cache_dir() / f"g2p-{accent}-{key}.marshal"
     except OSError:
         return hibari_g2p.G2P(british=british)
     data: dict[str, Any] | None = None
     try:
         data = marshal.loads(cached.read_bytes())
-        if not isinstance(data, dict) or set(data) != set(names):
+        if not isinstance(data, dict) or set(data) != set(names) or not all(
+            isinstance(data[name], list) for name in names[:2]
+        ):
             data = None
     except (OSError, ValueError, EOFError, TypeError):
         data = None
@@ -179,6 +184,9 @@ def _build_g2p(british: bool) -> "G2P":
         try:
             cached.parent.mkdir(parents=True, exist_ok=True)
             write_atomic_bytes(cached, marshal.dumps(data))
+            for stale in cached.parent.glob(f"g2p-{accent}-*.marshal"):
+                if stale != cached:
+                    stale.unlink(missing_ok=True)
         except OSError:
             log.debug("cannot cache the G2P data in %s", cached, exc_info=True)
     data["tagger.json.gz"] = {**data["tagger.json.gz"], "weights": _LazyRows(data["tagger.json.gz"]["weights"])}
