@@ -50,6 +50,7 @@ def read_text(text: str | None) -> str:
 @click.option("--model", type=click.Path(dir_okay=False), help="A Kokoro ONNX model file instead of the embedded one.")
 @click.option("--voices", "voices_file", type=click.Path(dir_okay=False), help="A voices file (.npz, .npy or raw .bin).")
 @click.option("-l", "--lang", default="en-us", show_default=True, help="Language of the text: en-us, en-gb or ja.")
+@click.option("--g2p", type=click.Choice(["hibari", "ttstokenizer"]), default="hibari", show_default=True, help="English grapheme-to-phoneme backend; ttstokenizer needs its NLTK data (NLTK_DATA).")
 @click.option("--phonemes", "as_phonemes", is_flag=True, help="TEXT is raw phonemes in Kokoro's alphabet (see `vocalize phonemize`).")
 @click.option("--threads", type=click.IntRange(min=1), help="Inference threads (default: VOCALIZE_THREADS or the core count, at most 4).")
 @click.option("--verbose", is_flag=True, help="Print a timing tree of where the time went to standard error.")
@@ -62,6 +63,7 @@ def speak(
     model: str | None,
     voices_file: str | None,
     lang: str,
+    g2p: str,
     as_phonemes: bool,
     threads: int | None,
     verbose: bool,
@@ -94,7 +96,7 @@ def speak(
     with timing.span("engine setup"):
         from .engine import Engine
 
-        engine = Engine(voice=voice, speed=speed, model=model, voices=voices_file, lang=lang, threads=threads)
+        engine = Engine(voice=voice, speed=speed, model=model, voices=voices_file, lang=lang, threads=threads, g2p=g2p)
     audio = engine.synthesize(phonemes=content) if as_phonemes else engine.synthesize(content)
     if output is not None:
         with timing.span("write wav"):
@@ -111,14 +113,15 @@ def speak(
 @cli.command()
 @click.argument("text", required=False)
 @click.option("-l", "--lang", default="en-us", show_default=True, help="Language of the text: en-us, en-gb or ja.")
-def phonemize(text: str | None, lang: str) -> None:
+@click.option("--g2p", type=click.Choice(["hibari", "ttstokenizer"]), default="hibari", show_default=True, help="English grapheme-to-phoneme backend.")
+def phonemize(text: str | None, lang: str, g2p: str) -> None:
     """Print how TEXT (or standard input) will be read: the normalized text, then its
     phonemes in Kokoro's alphabet. Feed edited phonemes back with `vocalize speak --phonemes`.
     """
     from .text import Frontend
 
     content = read_text(text)
-    frontend = Frontend(lang)
+    frontend = Frontend(lang, g2p=g2p)
     click.echo(frontend.normalize(content))
     click.echo(frontend.phonemize(content))
 

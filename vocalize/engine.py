@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 MIN_SPEED, MAX_SPEED = 0.5, 2.0
 
-_frontends: dict[str, "Frontend"] = {}
+_frontends: dict[tuple[str, str], "Frontend"] = {}
 _frontends_lock = threading.Lock()
 
 
@@ -50,13 +50,13 @@ def voices(voices: str | os.PathLike[str] | None = None) -> list[str]:
     return sorted(assets.load_voices(voices))
 
 
-def _frontend(lang: str) -> "Frontend":
+def _frontend(lang: str, g2p: str = "hibari") -> "Frontend":
     with _frontends_lock:
-        frontend = _frontends.get(lang)
+        frontend = _frontends.get((lang, g2p))
         if frontend is None:
             from .text import Frontend
 
-            frontend = _frontends[lang] = Frontend(lang)
+            frontend = _frontends[(lang, g2p)] = Frontend(lang, g2p=g2p)
         return frontend
 
 
@@ -86,9 +86,11 @@ class Engine:
         voices: str | os.PathLike[str] | None = None,
         lang: str = "en-us",
         threads: int | None = None,
+        g2p: str = "hibari",
     ) -> None:
         self.speed = _check_speed(speed)
-        self.lang = _frontend(lang).lang
+        self.g2p = g2p
+        self.lang = _frontend(lang, g2p).lang
         self.threads = default_threads() if threads is None else int(threads)
         # One session with every thread: the lowest latency, and two single-thread sessions
         # gave only 3 % more throughput on a paragraph here at twice the memory.
@@ -158,7 +160,7 @@ class Engine:
         if not isinstance(text, str):
             raise InputError(f"text must be a string, got {type(text).__name__}")
         with timing.span("text frontend"):
-            return _frontend(self.lang).chunks(text)
+            return _frontend(self.lang, self.g2p).chunks(text)
 
     def synthesize(
         self,
@@ -187,7 +189,7 @@ class Engine:
         model = self._model_in_background()
         if phonemes is not None:
             with timing.span("text frontend"):
-                chunks = _frontend(self.lang).phoneme_chunks(phonemes)
+                chunks = _frontend(self.lang, self.g2p).phoneme_chunks(phonemes)
         else:
             chunks = self.chunks(text)  # type: ignore[arg-type]
         model = model()

@@ -49,6 +49,9 @@ __all__ = ["Frontend", "LANGUAGES", "MERGE_TARGET", "G2P_MAX_CHARS", "get_g2p"]
 log = logging.getLogger(__name__)
 
 LANGUAGES = {"en-us": False, "en-gb": True, "ja": None}  # lang -> hibari's british flag (None: Japanese)
+# English G2P backends: hibari's (the default: tagger, lexicons and OOV net, misaki-style) or
+# ttstokenizer (CMUdict and a small OOV net; needs NLTK data).
+G2P_BACKENDS = ("hibari", "ttstokenizer")
 MERGE_TARGET = 250  # short sentences are merged into chunks of up to this many ids
 G2P_MAX_CHARS = 1000  # longer sentences go to the G2P in pieces cut at clauses or spaces
 
@@ -252,7 +255,9 @@ class _Unit:
 class Frontend:
     """English text -> :class:`Chunk` s of Kokoro token ids."""
 
-    def __init__(self, lang: str = "en-us", vocab_path: str | os.PathLike[str] | None = None):
+    def __init__(
+        self, lang: str = "en-us", vocab_path: str | os.PathLike[str] | None = None, g2p: str = "hibari"
+    ):
         key = lang.strip().lower().replace("_", "-") if isinstance(lang, str) else ""
         key = {"en": "en-us", "a": "en-us", "b": "en-gb", "j": "ja", "ja-jp": "ja"}.get(key, key)
         if key not in LANGUAGES:
@@ -260,10 +265,20 @@ class Frontend:
         self.lang: str = key
         self.japanese: bool = LANGUAGES[key] is None
         self.british: bool = bool(LANGUAGES[key])
+        if g2p not in G2P_BACKENDS:
+            raise InputError(f"unknown G2P {g2p!r}; choose one of: {', '.join(G2P_BACKENDS)}")
+        if self.japanese and g2p != "hibari":
+            raise InputError(f"the {g2p} G2P reads English only")
+        self.g2p: str = g2p
+        self._ttstokenizer: Any = None
         self.vocab: Vocab = load_vocab(vocab_path)
+        if g2p == "ttstokenizer":  # fails now, with how to fix it, if its data is missing
+            from .ttstok import TTSTokenizerG2P
+
+            self._ttstokenizer = TTSTokenizerG2P(british=self.british)
 
     def __repr__(self) -> str:
-        return f"Frontend(lang={self.lang!r})"
+        return f"Frontend(lang={self.lang!r}, g2p={self.g2p!r})"
 
     # -- public ------------------------------------------------------------------------------
     def normalize(self, text: str) -> str:
@@ -431,6 +446,8 @@ class Frontend:
     def _g2p_words(self, text: str) -> list[Word]:
         if self.japanese:
             return self._to_words([(w, w, True) for w in get_japanese_g2p()(text).split()])
+        if self._ttstokenizer is not None:
+            return self._to_words(self._ttstokenizer.tokens(text))
         g2p = get_g2p(self.british)
         try:
             with _g2p_locks[self.british]:

@@ -1,9 +1,14 @@
 """Raw text -> clean text for the G2P.
 
-The G2P (hibari) already reads numbers, ordinals, years, decimals, percents, currency, times,
-dates, units, titles and common abbreviations. This module handles what comes before it:
-Unicode clean-up, whitespace and paragraphs, and the few readings it gets wrong or that make it
-slow (URLs, sentence-final ranges and phone numbers, very long digit runs and unbroken runs).
+The G2P (hibari) already reads most numbers: cardinals, ordinals, years, decimals, percents,
+$/£/€/¥ amounts with scale words, times, ISO and month-name dates, many units, titles and common
+abbreviations, and it spells all-caps words it has no word for ("FBI") while reading the ones it
+has ("NASA"). This module handles what comes before it: Unicode clean-up, whitespace and
+paragraphs, markup kept verbatim, and the readings hibari gets wrong or lacks (phone numbers,
+ambiguous numeric dates, mixed fractions, 4-digit counts, trailing-zero decimals, leading zeros,
+more units with singular/plural, street abbreviations, "e.g."/"i.e.", "C#", "24/7", URLs ...).
+Where hibari reads a form right, the digits are left for it.
+
 Paragraphs in the result are separated by :data:`PARAGRAPH_BREAK`; nothing else spans lines.
 """
 
@@ -16,8 +21,22 @@ __all__ = ["PARAGRAPH_BREAK", "normalize", "normalize_paragraph"]
 
 PARAGRAPH_BREAK = "\n\n"
 
+# -- markup kept verbatim ----------------------------------------------------------------------
+# Inline pronunciations "[word](/phonemes/)", pauses "[pause:0.5s]" and SSML "<break .../>" go to
+# the G2P/markup layer untouched: each is swapped for a private-use placeholder character while
+# the text around it is normalized, then put back.
+_MARKUP = re.compile(
+    r"\[[^\[\]\n]+\]\(/[^()\n]*/\)"
+    r"|\[pause\s*:[^\[\]\n]*\]"
+    r"|<break\b[^<>]*>(?:\s*</break>)?",
+    re.IGNORECASE,
+)
+_PUA_FIRST, _PUA_LAST = 0xE000, 0xF8FF
+_PUA = re.compile("[\ue000-\uf8ff]")
+
+# -- characters --------------------------------------------------------------------------------
 # Characters the G2P reads itself ("½" -> "one half", "²" -> "squared") but NFKC would flatten.
-_KEEP_FROM_NFKC = "½¼¾²³™µ"
+_KEEP_FROM_NFKC = "½¼¾²³™µº"  # "º" is made "°" below
 # Symbols (category So) the G2P has words for; every other symbol (emoji, dingbats) is dropped.
 _SPOKEN_SYMBOLS = frozenset("°©®™")
 _TRANSLATE = str.maketrans(
@@ -32,6 +51,7 @@ _TRANSLATE = str.maketrans(
         "\x0b": "\n",
         "\x0c": "\n\n",
         "\u2044": "/",  # fraction slash, from NFKC of "⅓"
+        "º": "°",  # the ordinal indicator is often typed for a degree sign ("20ºC")
     }
 )
 # Categories removed outright: controls, format (zero-width, bidi), surrogates, private use,
@@ -46,8 +66,9 @@ _PARAGRAPHS = re.compile(r"\n[ ]*\n\s*")
 _BLOCK_LINE = re.compile(r"^[ ]*(?:#{1,6}|[-*•+])[ ]+(?=\S)(.*)$", re.M)
 _RULE_LINE = re.compile(r"^[ ]*([-*_=])(?:[ ]*\1){2,}[ ]*$", re.M)  # "---": a paragraph break
 _SPACES = re.compile(r"\s+")
-_SPACE_BEFORE_PUNCT = re.compile(r" +(?=[,.;:!?])")
+_SPACE_BEFORE_PUNCT = re.compile(r" +(?=[,.;:!?](?!\d))")
 
+# -- addresses ---------------------------------------------------------------------------------
 _URL = re.compile(r"\b(?:(?:https?|ftp)://|www\.)[^\s<>\"]*[^\s<>\".,;:!?)\]'}]", re.I)
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}\b")
 _DOMAIN = re.compile(
@@ -61,35 +82,218 @@ _ADDRESS_WORDS = {
 }
 _SCHEME = re.compile(r"^(?:https?|ftp)://", re.I)
 
+# -- numbers -----------------------------------------------------------------------------------
 MAX_NUMBER_DIGITS = 15  # longer numbers are read digit by digit (the G2P has no words past this)
-_NUMBER = re.compile(r"\d+(?:,\d+)*")
-_PHONE = re.compile(r"(?<![\w.\-])(?:\d{3}-)?\d{3}-\d{4}(?![\w\-]|\.\d)")
+_HAS_DIGIT = re.compile(r"\d")
+_NUMBER = re.compile(r"([$£€¥] ?)?(\d+(?:,\d+)*)")
+_CURRENCY_PLURAL = {"$": "dollars", "£": "pounds", "€": "euros", "¥": "yen"}
+# Phone numbers: "555-123-4567", "555.123.4567", "(555) 123-4567", "1-800-555-1234", "555-1234",
+# "+1 555 123 4567", "+44 20 7946 0958". Read digit by digit, groups apart.
+_PHONE = re.compile(
+    r"(?<![\w.\-+/])"
+    r"(?:"
+    r"\+\d{1,3}(?:[ .\-]\(?\d{1,4}\)?){2,5}"  # international
+    r"|(?:1[ .\-])?\(\d{3}\)[ .\-]?\d{3}[ .\-]\d{4}"  # (555) 123-4567
+    r"|(?:1-)?(?:\d{3}-)?\d{3}-\d{4}"  # 555-123-4567, 555-1234
+    r"|(?:1\.)?\d{3}\.\d{3}\.\d{4}"  # 555.123.4567
+    r")"
+    r"(?![\w\-]|[.,]\d)"
+)
+_PHONE_GROUPS = re.compile(r"\d+")
 _ORD = r"(?:st|nd|rd|th)?"
 _RANGE = re.compile(
     rf"(?<![\w.\-])(\d{{1,4}}{_ORD})\s?[-–]\s?(\d{{1,4}}{_ORD})(?![\w\-]|[.,]\d)"
 )
 _ABOUT = re.compile(r"~\s?(?=\d)")
 _THOUSANDS = re.compile(r"(?<![\w.,])(\d{1,3}(?:\.\d+)?)k\b")
+# "10M people", "$5bn", "3 tn": scale words the G2P (and its currency rule) then read.
+_SCALE = re.compile(
+    r"(?<![\w.])(\d+(?:\.\d+)?)(?: ?(bn|mn|mln|tn)(?![\w'])|(M|B)(?= (?!(?:was|has|does|goes|is|as|its|this)\b)(?:[a-z]+s|people|more|of)\b))"
+)
+_SCALE_WORDS = {"bn": "billion", "mn": "million", "mln": "million", "tn": "trillion", "M": "million", "B": "billion"}
+# "100 USD", "12.50 EUR": moved before the number so the G2P's currency reading applies.
+_CODE_AFTER = re.compile(r"(?<![\w.,$£€¥])(\d[\d,]*(?:\.\d+)?) ?(USD|EUR|GBP)\b")
+_CODE_SYMBOL = {"USD": "$", "EUR": "€", "GBP": "£"}
+_CODE_WORDS = re.compile(
+    r"(?<![\w.,])(\d[\d,]*(?:\.\d+)?) ?(JPY|CNY|RMB|INR|CAD|AUD|CHF)\b|\b(US|C|A|NZ|HK)\$ ?(\d[\d,]*(?:\.\d+)?)"
+)
+_CODE_NAMES = {
+    "JPY": ("yen", "yen"), "CNY": ("yuan", "yuan"), "RMB": ("yuan", "yuan"), "INR": ("rupee", "rupees"),
+    "CAD": ("Canadian dollar", "Canadian dollars"), "AUD": ("Australian dollar", "Australian dollars"),
+    "CHF": ("Swiss franc", "Swiss francs"), "US": ("US dollar", "US dollars"),
+    "C": ("Canadian dollar", "Canadian dollars"), "A": ("Australian dollar", "Australian dollars"),
+    "NZ": ("New Zealand dollar", "New Zealand dollars"), "HK": ("Hong Kong dollar", "Hong Kong dollars"),
+}
+# Numeric dates d/m/y with "/", "." or "-" (ISO year-first dates are the G2P's).
+_NUMERIC_DATE = re.compile(
+    r"(?<![\w./\-])(\d{1,2})(?:(/)(\d{1,2})/(\d{4}|\d{2})|([.\-])(\d{1,2})\5(\d{4}))(?![\w/\-]|[.,]\d)"
+)
+# "3.11.7" (a version) -> "3 point 11 point 7"; "192.168.0.1" (an IP address) -> "... dot ...".
+_DOTTED_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+){2,}(?![\w]|\.\d)")
+# "6:45pm" is the G2P's; "9am", "9 AM", "11PM" are made "9 a.m." which it reads.
+_AM_PM = re.compile(r"(?<![\w.:])(1[0-2]|0?[1-9]) ?([AaPp])(?:\. ?[Mm]\.?|[Mm]\b)")
+_TWENTY_FOUR_SEVEN = re.compile(r"(?<![\w/.])24/7(?![\w/]|\.\d)")
+# Mixed numbers "2 1/2", "2½" and fractions before a measure word ("9/16 inch").
+_MIXED = re.compile(r"(?<![\w./])(\d+)(?: (\d{1,2})/(\d{1,3})(?![\w/]|[.,]\d)| ?([½¼¾]))")
+_MEASURE_FRACTION = re.compile(
+    r"(?<![\w./])(\d{1,2})/(\d{1,3}) (?=(?:of|inch|inches|in|cup|cups|mile|miles|teaspoons?|tablespoons?|"
+    r"tsp|tbsp|pounds?|lbs?|oz|ounces?|ft|feet|foot|yards?|acres?|hours?|gallons?|liters?|litres?)\b)"
+)
+_FRACTION_CHARS = {"½": (1, 2), "¼": (1, 4), "¾": (3, 4)}
+# "3.0", "2.50": the G2P drops trailing zeros ("3.0" -> "three"); they are read here.
+_TRAILING_ZERO = re.compile(r"(?<![\w.,$£€¥\-])(-?\d+)\.(\d*0)(?![\w.,]|[.,]\d)")
+# ".5" -> "0.5" (the G2P joins " .5" to the word before and loses the point).
+_BARE_DECIMAL = re.compile(r"(?<![\w.,$£€¥])\.(?=\d)")
+# US ZIP codes after a state's two letters ("IL 62704", "MA 02115-1234"): digit by digit.
+_ZIP = re.compile(r"(\b[A-Z]{2},? )(\d{5})(?=(?:-\d{4})?(?![\w\-]|[.,]\d))")
+# "007", "02134": digit by digit.
+_LEADING_ZERO = re.compile(r"(?<![\w.,:/\-$£€¥])0\d+(?![\w%]|[.,:/\-]\d)")
+# 4-digit numbers the G2P would read as years ("1234 people" -> "twelve thirty-four").
+_FOUR_DIGITS = re.compile(r"(?<![\w.,:/\-$£€¥#])(\d{4})(?![\w%°:/\-]|[.,]\d)")
+_PREV_WORD = re.compile(r"([A-Za-z]+)\W*$")
+_NEXT_WORD = re.compile(r"\s*([A-Za-z]+)")
+_YEAR_BEFORE = frozenset(
+    "in on of since by from until till through circa ca c during before after around year years the"
+    " summer winter spring fall autumn early late mid end beginning class vintage born died est founded"
+    " january february march april may june july august september october november december"
+    " jan feb mar apr jun jul aug sep sept oct nov dec ad bc".split()
+)
+_NOT_PLURAL = frozenset(
+    "is was has does goes as its this his hers ours yours theirs us thus plus minus versus yes less unless"
+    " across always perhaps besides sometimes towards afterwards whereas status census bus bonus campus"
+    " virus chaos".split()
+)
+_COUNT_NOUNS = frozenset(
+    "people men women children feet teeth mice geese sheep fish deer staff police personnel cattle data"
+    " persons times".split()
+)
+# "3x faster" -> "3 times", "1920x1080" -> "1920 by 1080".
+_TIMES = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)[x×](?=\s|$|[,.;:!?)])")
+_BY = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?) ?[x×] ?(?=\d)")
+# Feet and inches: "6'2\"", "5 ft 10 in".
+_FEET_INCHES = re.compile(
+    r"(?<![\w.])(\d+)(?:'(\d{1,2})(?:\"|'')?(?![\w'])| ?(?:ft\.?|feet|foot) ?(\d{1,2}) ?(?:\"|''|in\b\.?|inches\b|inch\b))"
+)
+
+# Units after a number: symbol -> (singular, plural). Case matters ("mm" millimeter, "MB").
+_UNITS: dict[str, tuple[str, str]] = {
+    "km": ("kilometer", "kilometers"), "m": ("meter", "meters"), "cm": ("centimeter", "centimeters"),
+    "mm": ("millimeter", "millimeters"), "µm": ("micrometer", "micrometers"), "nm": ("nanometer", "nanometers"),
+    "mi": ("mile", "miles"), "yd": ("yard", "yards"), "ft": ("foot", "feet"),
+    "km²": ("square kilometer", "square kilometers"), "m²": ("square meter", "square meters"),
+    "cm²": ("square centimeter", "square centimeters"), "ft²": ("square foot", "square feet"),
+    "sq ft": ("square foot", "square feet"), "sq mi": ("square mile", "square miles"),
+    "m³": ("cubic meter", "cubic meters"), "cm³": ("cubic centimeter", "cubic centimeters"),
+    "ha": ("hectare", "hectares"),
+    "kg": ("kilogram", "kilograms"), "g": ("gram", "grams"), "mg": ("milligram", "milligrams"),
+    "µg": ("microgram", "micrograms"), "mcg": ("microgram", "micrograms"),
+    "lb": ("pound", "pounds"), "lbs": ("pound", "pounds"), "oz": ("ounce", "ounces"),
+    "fl oz": ("fluid ounce", "fluid ounces"),
+    "L": ("liter", "liters"), "l": ("liter", "liters"), "ml": ("milliliter", "milliliters"),
+    "mL": ("milliliter", "milliliters"), "cl": ("centiliter", "centiliters"), "gal": ("gallon", "gallons"),
+    "qt": ("quart", "quarts"), "tbsp": ("tablespoon", "tablespoons"), "tsp": ("teaspoon", "teaspoons"),
+    "cc": ("cubic centimeter", "cubic centimeters"),
+    "mph": ("mile per hour", "miles per hour"), "km/h": ("kilometer per hour", "kilometers per hour"),
+    "kph": ("kilometer per hour", "kilometers per hour"), "kmh": ("kilometer per hour", "kilometers per hour"),
+    "m/s": ("meter per second", "meters per second"), "m/s²": ("meter per second squared", "meters per second squared"),
+    "ms": ("millisecond", "milliseconds"), "µs": ("microsecond", "microseconds"), "ns": ("nanosecond", "nanoseconds"),
+    "sec": ("second", "seconds"), "secs": ("second", "seconds"), "min": ("minute", "minutes"),
+    "mins": ("minute", "minutes"), "hr": ("hour", "hours"), "hrs": ("hour", "hours"),
+    "yr": ("year", "years"), "yrs": ("year", "years"),
+    "KB": ("kilobyte", "kilobytes"), "kB": ("kilobyte", "kilobytes"),
+    "MB": ("megabyte", "megabytes"), "GB": ("gigabyte", "gigabytes"), "TB": ("terabyte", "terabytes"),
+    "PB": ("petabyte", "petabytes"), "Kb": ("kilobit", "kilobits"), "Mb": ("megabit", "megabits"),
+    "Gb": ("gigabit", "gigabits"), "kbps": ("kilobit per second", "kilobits per second"),
+    "Mbps": ("megabit per second", "megabits per second"), "Gbps": ("gigabit per second", "gigabits per second"),
+    "Hz": ("hertz", "hertz"), "kHz": ("kilohertz", "kilohertz"), "MHz": ("megahertz", "megahertz"),
+    "GHz": ("gigahertz", "gigahertz"),
+    "W": ("watt", "watts"), "kW": ("kilowatt", "kilowatts"), "MW": ("megawatt", "megawatts"),
+    "GW": ("gigawatt", "gigawatts"), "Wh": ("watt hour", "watt hours"), "kWh": ("kilowatt hour", "kilowatt hours"),
+    "V": ("volt", "volts"), "mV": ("millivolt", "millivolts"), "kV": ("kilovolt", "kilovolts"),
+    "mA": ("milliamp", "milliamps"), "mAh": ("milliamp hour", "milliamp hours"),
+    "kcal": ("kilocalorie", "kilocalories"), "cal": ("calorie", "calories"), "dB": ("decibel", "decibels"),
+    "px": ("pixel", "pixels"), "fps": ("frame per second", "frames per second"),
+    "pct": ("percent", "percent"),
+}
+_UNIT = re.compile(
+    r"(?<![\w.,$£€¥/])(\d{1,2}/\d{1,3}|-?\d[\d,]*(?:\.\d+)?)( ?-? ?)("
+    + "|".join(re.escape(u) for u in sorted(_UNITS, key=len, reverse=True))
+    + r")(?![\w/²³'])(?:\.(?= [a-z]))?"  # "5 ft. tall": the abbreviation's dot goes
+)
+_MIXED_BEFORE = re.compile(r"\d $")
+_ARTICLE_BEFORE = re.compile(r"\b(?:a|an|A|An)\s+$")
+
+# -- words -------------------------------------------------------------------------------------
+_EG = re.compile(r"(?<![\w.])([Ee])\.\s?g\.")
+_IE = re.compile(r"(?<![\w.])([Ii])\.\s?e\.")
+_AKA = re.compile(r"(?<![\w.])a\.k\.a\.", re.I)
+_VERSUS = re.compile(r"(?<=[A-Za-z]) v\. (?=[A-Z])")
+_ETC = re.compile(r"\betc\.(?=[,;:]| [a-z])")
+# hibari reads a lone "no." as "number" ("I said no."); "No." is not in its table.
+_NO = re.compile(r"(?<![\w.])no\.(?! ?#?\d)")
+# Abbreviations before a number that the sentence splitter would end a sentence at ("Jan. 5").
+_BEFORE_NUMBER_WORDS = {
+    "Jan": "January", "Feb": "February", "Mar": "March", "Apr": "April", "Jun": "June", "Jul": "July",
+    "Aug": "August", "Sep": "September", "Sept": "September", "Oct": "October", "Nov": "November",
+    "Dec": "December", "est": "established", "Est": "Established", "Apt": "Apartment", "Ste": "Suite",
+    "Rm": "Room", "Bldg": "Building",
+}
+_BEFORE_NUMBER = re.compile(r"(?<![\w.])(" + "|".join(_BEFORE_NUMBER_WORDS) + r")\. ?(?=\d)")
+_THE_SUN = re.compile(r"\b(the|The) Sun\.")
+# "Main St." / "Baker St" / "Elm Dr." after a capitalized word or a house number: street words.
+_STREET = re.compile(
+    r"(?<![\w.])([A-Z][a-z]+|\d+(?:st|nd|rd|th)?) (St|Dr|Rd|Ave|Blvd|Ln)(\.)?(?![\w'])"
+)
+_STREET_WORDS = {"St": "Street", "Dr": "Drive", "Rd": "Road", "Ave": "Avenue", "Blvd": "Boulevard", "Ln": "Lane"}
+_NEXT_CAPITAL = re.compile(r" ([A-Z][a-z]*)\b")
+# Capitalized words that start sentences more often than they follow "St." in a name.
+_SENTENCE_OPENERS = frozenset(
+    "The Then It He She We They I You This That There These Those But And So A An In On At My Our His Her"
+    " Its Their Your What When Where Why How If After Before Now Today Yesterday Tomorrow".split()
+)
+_SENTENCE_START = re.compile(r"(?:^|[.!?:;\"(]\s*)$")
+_SHARP = re.compile(r"(?<![\w#])([A-Ga-g])#(?![\w#])")
+
 _DECORATION = re.compile(r"([=*_~#+<>|^])\1{2,}")
 _REPEATED_PUNCT = re.compile(r"([!?.,;:…])\1{3,}")
 _DASH = re.compile(r"\s*-{2,}\s*|\s+-\s+")
-_ETC = re.compile(r"\betc\.(?=[,;:]| [a-z])")
 
 # Unbroken runs longer than this are checked for being slow or unreadable for the G2P.
 _LONG_RUN = re.compile(r"\S{20,}")
-_RUN_PIECES = re.compile(r"[^\W\d_]+|\d+|[^\w\s]+|_+")
+_RUN_PIECES = re.compile(r"[^\W\d_]+|\d+|[\ue000-\uf8ff]|[^\w\s\ue000-\uf8ff]+|_+")
 MAX_RUN_PIECES = 16  # hibari's subword search is cubic in the pieces of one unbroken run
 MAX_LETTERS = 40  # longer letter runs are cut (no English word is longer; the OOV net reads 24)
 
+_ONES = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen"
+    " sixteen seventeen eighteen nineteen"
+).split()
+_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+_SCALES = ((10**12, "trillion"), (10**9, "billion"), (10**6, "million"), (1000, "thousand"))
+_ORDINAL_WORDS = {"one": "first", "two": "second", "three": "third", "five": "fifth", "eight": "eighth",
+                  "nine": "ninth", "twelve": "twelfth"}
+_MONTHS = ("January February March April May June July August September October November December").split()
 
+
+# -- public ------------------------------------------------------------------------------------
 def normalize(text: str) -> str:
-    """Clean ``text`` for the G2P; paragraphs are joined by :data:`PARAGRAPH_BREAK`."""
+    """Clean ``text`` for the G2P; paragraphs are joined by :data:`PARAGRAPH_BREAK`.
+
+    Markup (``[word](/phonemes/)``, ``[pause:0.5s]``, ``<break time="500ms"/>``) is kept verbatim."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not text.isascii() and _PUA.search(text):
+        text = _PUA.sub("", text)  # private-use characters are dropped anyway; placeholders use them
+    markup: list[str] = []
+    if "[" in text or "<" in text:
+        text, markup = _protect_markup(text)
     text = _clean_characters(_nfkc(text))
     if "\n" in text or text.lstrip()[:1] in ("#", "-", "*", "•", "+"):
         text = _BLOCK_LINE.sub(lambda m: f"\n\n{m.group(1)}\n\n", _RULE_LINE.sub("\n", text))
     paragraphs = (normalize_paragraph(p) for p in _PARAGRAPHS.split(text))
-    return PARAGRAPH_BREAK.join(p for p in paragraphs if p)
+    text = PARAGRAPH_BREAK.join(p for p in paragraphs if p)
+    if markup:
+        text = _PUA.sub(lambda m: markup[ord(m.group()) - _PUA_FIRST], text)
+    return text
 
 
 def normalize_paragraph(text: str) -> str:
@@ -97,21 +301,82 @@ def normalize_paragraph(text: str) -> str:
     text = _SPACES.sub(" ", text).strip()
     if not text:
         return ""
-    text = _URL.sub(_speak_address, text)
-    text = _EMAIL.sub(_speak_address, text)
-    text = _DOMAIN.sub(_speak_address, text)
+    if "/" in text or "@" in text or "." in text:
+        text = _URL.sub(_speak_address, text)
+        text = _EMAIL.sub(_speak_address, text)
+        text = _DOMAIN.sub(_speak_address, text)
     text = _DECORATION.sub(" ", text)
     text = _REPEATED_PUNCT.sub(r"\1\1\1", text)
-    text = _NUMBER.sub(_long_number, text)
-    text = _LONG_RUN.sub(_break_run, text)
-    text = _PHONE.sub(_phone, text)
-    text = _RANGE.sub(r"\1 to \2", text)
+    if _HAS_DIGIT.search(text):
+        text = _NUMBER.sub(_long_number, text)
+        text = _LONG_RUN.sub(_break_run, text)
+        text = _numbers(text)
+    else:
+        text = _LONG_RUN.sub(_break_run, text)
+    text = _words(text)
     text = _DASH.sub(" — ", text)
-    text = _ABOUT.sub("about ", text)
-    text = _THOUSANDS.sub(r"\1 thousand", text)
-    text = _ETC.sub("etc", text)
     text = _SPACES.sub(" ", text).strip()
     return _SPACE_BEFORE_PUNCT.sub("", text)
+
+
+# -- steps -------------------------------------------------------------------------------------
+def _protect_markup(text: str) -> tuple[str, list[str]]:
+    """``text`` with each markup span replaced by one private-use character, and the spans."""
+    spans: list[str] = []
+
+    def hold(m: re.Match[str]) -> str:
+        if len(spans) > _PUA_LAST - _PUA_FIRST:
+            return m.group()
+        spans.append(m.group())
+        return chr(_PUA_FIRST + len(spans) - 1)
+
+    return _MARKUP.sub(hold, text), spans
+
+
+def _numbers(text: str) -> str:
+    """The number rules, in an order where each sees what the earlier ones left."""
+    text = _PHONE.sub(_phone, text)
+    text = _NUMERIC_DATE.sub(_numeric_date, text)
+    text = _DOTTED_NUMBER.sub(_dotted_number, text)
+    text = _AM_PM.sub(_am_pm, text)
+    if "/" in text:
+        text = _TWENTY_FOUR_SEVEN.sub("twenty-four seven", text)
+    text = _ZIP.sub(lambda m: m.group(1) + " ".join(_ONES[int(d)] for d in m.group(2)), text)
+    text = _SCALE.sub(lambda m: f"{m.group(1)} {_SCALE_WORDS[m.group(2) or m.group(3)]}", text)
+    text = _CODE_AFTER.sub(lambda m: _CODE_SYMBOL[m.group(2)] + m.group(1), text)
+    text = _CODE_WORDS.sub(_currency_words, text)
+    text = _FEET_INCHES.sub(_feet_inches, text)
+    text = _UNIT.sub(_unit, text)
+    text = _MIXED.sub(_mixed_number, text)
+    if "/" in text:
+        text = _MEASURE_FRACTION.sub(lambda m: _fraction_words(int(m.group(1)), int(m.group(2))) + " ", text)
+    text = _RANGE.sub(r"\1 to \2", text)
+    text = _ABOUT.sub("about ", text)
+    text = _THOUSANDS.sub(r"\1 thousand", text)
+    text = _BY.sub(r"\1 by ", text)
+    text = _TIMES.sub(r"\1 times", text)
+    text = _TRAILING_ZERO.sub(_trailing_zero, text)
+    text = _BARE_DECIMAL.sub("0.", text)
+    text = _LEADING_ZERO.sub(lambda m: " ".join(_ONES[int(d)] for d in m.group()), text)
+    return _FOUR_DIGITS.sub(_four_digits, text)
+
+
+def _words(text: str) -> str:
+    """Abbreviations and symbols the G2P reads wrong or not at all."""
+    if "." in text:
+        text = _EG.sub(lambda m: "For example" if m.group(1) == "E" else "for example", text)
+        text = _IE.sub(lambda m: "That is" if m.group(1) == "I" else "that is", text)
+        text = _AKA.sub("also known as", text)
+        text = _VERSUS.sub(" versus ", text)
+        text = _ETC.sub("etc", text)
+        text = _NO.sub("No.", text)
+        text = _BEFORE_NUMBER.sub(lambda m: _BEFORE_NUMBER_WORDS[m.group(1)] + " ", text)
+        text = _THE_SUN.sub(r"\1 sun.", text)
+    if "St" in text or "Dr" in text or "Rd" in text or "Ave" in text or "Blvd" in text or "Ln" in text:
+        text = _STREET.sub(_street, text)
+    if "#" in text:
+        text = _SHARP.sub(lambda m: f"{m.group(1).upper()} sharp", text)
+    return text
 
 
 def _nfkc(text: str) -> str:
@@ -130,6 +395,8 @@ def _clean_characters(text: str) -> str:
 
 def _clean_char(m: re.Match[str]) -> str:
     c = m.group()
+    if _PUA_FIRST <= ord(c) <= _PUA_LAST:  # a markup placeholder (others were removed before)
+        return c
     category = unicodedata.category(c)
     if category in _DROP_CATEGORIES:
         return ""
@@ -152,6 +419,49 @@ def _speak_address(m: re.Match[str]) -> str:
     return " " + " ".join(words) + " "
 
 
+# -- number words ------------------------------------------------------------------------------
+def _cardinal(n: int) -> str:
+    """1234 -> "one thousand two hundred thirty-four" (American: no "and")."""
+    if n < 0:
+        return "minus " + _cardinal(-n)
+    if n < 20:
+        return _ONES[n]
+    if n < 100:
+        tens, ones = divmod(n, 10)
+        return _TENS[tens] + (f"-{_ONES[ones]}" if ones else "")
+    if n < 1000:
+        hundreds, rest = divmod(n, 100)
+        return f"{_ONES[hundreds]} hundred" + (f" {_cardinal(rest)}" if rest else "")
+    for value, name in _SCALES:
+        if n >= value:
+            high, rest = divmod(n, value)
+            return f"{_cardinal(high)} {name}" + (f" {_cardinal(rest)}" if rest else "")
+    raise AssertionError("unreachable")
+
+
+def _ordinal(n: int) -> str:
+    """23 -> "twenty-third"."""
+    words = _cardinal(n)
+    head, sep, last = words.rpartition(" ")
+    first, dash, last = last.rpartition("-")
+    if last in _ORDINAL_WORDS:
+        last = _ORDINAL_WORDS[last]
+    elif last.endswith("y"):
+        last = last[:-1] + "ieth"
+    else:
+        last += "th"
+    return f"{head}{sep}{first}{dash}{last}"
+
+
+def _fraction_words(a: int, b: int) -> str:
+    """(3, 4) -> "three quarters", (1, 16) -> "one sixteenth"."""
+    if b == 2:
+        return "one half" if a == 1 else f"{_cardinal(a)} halves"
+    if b == 4:
+        return "one quarter" if a == 1 else f"{_cardinal(a)} quarters"
+    return f"{_cardinal(a)} {_ordinal(b)}" + ("" if a == 1 else "s")
+
+
 def _spell_digits(digits: str) -> str:
     """"123456789" -> "1 2 3 4, 5 6 7 8, 9": read digit by digit, in groups of four."""
     groups = (digits[i : i + 4] for i in range(0, len(digits), 4))
@@ -159,15 +469,143 @@ def _spell_digits(digits: str) -> str:
 
 
 def _long_number(m: re.Match[str]) -> str:
-    number = m.group()
-    digits = number.replace(",", "")
+    """A number too long for words is read digit by digit ("$" + 40 digits: the digits, "dollars")."""
+    digits = m.group(2).replace(",", "")
     if len(digits) <= MAX_NUMBER_DIGITS:
-        return number
-    return " " + _spell_digits(digits) + " "
+        return m.group()
+    currency = f" {_CURRENCY_PLURAL[m.group(1).strip()]}" if m.group(1) else ""
+    return " " + _spell_digits(digits) + currency + " "
 
 
 def _phone(m: re.Match[str]) -> str:
-    return ", ".join(" ".join(group) for group in m.group().split("-"))
+    """"(555) 123-4567" -> "5 5 5, 1 2 3, 4 5 6 7"; "+44 20 ..." -> "plus 4 4, 2 0, ..."."""
+    phone = m.group()
+    groups = _PHONE_GROUPS.findall(phone)
+    digits = sum(len(g) for g in groups)
+    if phone.startswith("+") and not 7 <= digits <= 15:
+        return phone
+    spoken = ", ".join(" ".join(g) for g in groups)
+    return f"plus {spoken}" if phone.startswith("+") else spoken
+
+
+def _numeric_date(m: re.Match[str]) -> str:
+    """"14/03/2023" -> "March 14, 2023" (only one order is a date); "05/06/2023" (both orders
+    are) -> "5 slash 6 slash 2023"; not a date -> the numbers with their separators."""
+    if m.group(2):
+        a, sep, b, year = int(m.group(1)), "/", int(m.group(3)), m.group(4)
+    else:
+        a, sep, b, year = int(m.group(1)), m.group(5), int(m.group(6)), m.group(7)
+    if len(year) == 2:
+        year = ("19" if int(year) > 30 else "20") + year
+    as_us = 1 <= a <= 12 and 1 <= b <= 31
+    as_day_first = 1 <= b <= 12 and 1 <= a <= 31
+    if as_us and (not as_day_first or a == b):
+        return f"{_MONTHS[a - 1]} {b}, {year}"
+    if as_day_first and not as_us:
+        return f"{_MONTHS[b - 1]} {a}, {year}"
+    word = {"/": "slash", ".": "dot", "-": "dash"}[sep]
+    return f"{a} {word} {b} {word} {year}"
+
+
+def _dotted_number(m: re.Match[str]) -> str:
+    parts = m.group().split(".")
+    ip = len(parts) == 4 and all(int(p) <= 255 for p in parts)
+    return (" dot " if ip else " point ").join(parts)
+
+
+def _am_pm(m: re.Match[str]) -> str:
+    """"9AM" -> "9 a.m." ("9 a.m" before a full stop, which then ends the abbreviation)."""
+    dot = "" if m.string[m.end() : m.end() + 1] == "." else "."
+    return f"{int(m.group(1))} {m.group(2).lower()}.m{dot}"
+
+
+def _mixed_number(m: re.Match[str]) -> str:
+    """"2 1/2" -> "2 and a half", "3 3/4" -> "3 and three quarters", "2½" -> "2 and a half"."""
+    whole = m.group(1)
+    if m.group(4):
+        a, b = _FRACTION_CHARS[m.group(4)]
+    else:
+        a, b = int(m.group(2)), int(m.group(3))
+        if not 0 < a < b or b > 100:
+            return m.group()
+    if a == 1:
+        unit = {2: "half", 4: "quarter"}.get(b) or _ordinal(b)
+        return f"{whole} and {'an' if unit[0] in 'ae' else 'a'} {unit}"
+    return f"{whole} and {_fraction_words(a, b)}"
+
+
+def _currency_words(m: re.Match[str]) -> str:
+    number, code = (m.group(1), m.group(2)) if m.group(1) else (m.group(4), m.group(3))
+    singular, plural = _CODE_NAMES[code]
+    return f"{number} {singular if number in ('1', '1.0') else plural}"
+
+
+def _feet_inches(m: re.Match[str]) -> str:
+    feet, inches = m.group(1), m.group(2) or m.group(3)
+    return f"{feet} {'foot' if feet == '1' else 'feet'} {inches} {'inch' if inches == '1' else 'inches'}"
+
+
+def _unit(m: re.Match[str]) -> str:
+    """"5 km" -> "5 kilometers", "1 km" -> "1 kilometer", "a 10 km run"/"10-km run" -> "10 kilometer run"."""
+    number, gap, unit = m.group(1), m.group(2), m.group(3)
+    singular, plural = _UNITS[unit]
+    attributive = "-" in gap or (
+        _ARTICLE_BEFORE.search(m.string, max(0, m.start() - 4), m.start()) is not None
+        and _NEXT_WORD.match(m.string, m.end()) is not None
+    )
+    one = number.lstrip("-") == "1"
+    if "/" in number:  # "1/2 tsp" -> "1/2 teaspoon", but "2 1/2 tsp" -> "... teaspoons"
+        a, b = number.split("/")
+        one = int(a) < int(b) and not _MIXED_BEFORE.search(m.string, max(0, m.start() - 6), m.start())
+    return f"{number} {singular if one or attributive else plural}"
+
+
+def _trailing_zero(m: re.Match[str]) -> str:
+    """"3.0" -> "3 point zero", "2.50" -> "2 point five zero" (the G2P drops trailing zeros)."""
+    return f"{m.group(1)} point " + " ".join(_ONES[int(d)] for d in m.group(2))
+
+
+def _four_digits(m: re.Match[str]) -> str:
+    """A 4-digit number counting something ("1234 people") -> "1,234", which the G2P reads as a
+    cardinal; one after "in", "since", "the", a month ... or on its own stays a year."""
+    digits = m.group(1)
+    n = int(digits)
+    text = m.string
+    prev = _PREV_WORD.search(text, max(0, m.start() - 24), m.start())
+    if prev is not None and text[prev.end(1) : m.start()].strip() in ("", ","):
+        word = prev.group(1)
+        if word.lower() in _YEAR_BEFORE:
+            return digits
+        if word[0].isupper() and not _SENTENCE_START.search(text, max(0, prev.start(1) - 3), prev.start(1)):
+            return digits  # a label's number: "Flight UA 1234", "Room 1205"
+    nxt = _NEXT_WORD.match(text, m.end())
+    if nxt is not None and text[m.end() : nxt.start(1)].strip() == "":
+        word = nxt.group(1)
+        if word in _COUNT_NOUNS or (
+            word.islower() and len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is"))
+            and word not in _NOT_PLURAL
+        ):
+            return f"{digits[0]},{digits[1:]}"
+    if n >= 2100 and n % 100:
+        return f"{digits[0]},{digits[1:]}"
+    return digits
+
+
+def _street(m: re.Match[str]) -> str:
+    """"Baker St." -> "Baker Street", "Elm Dr" -> "Elm Drive"; "St. Louis", "Mount St. Helens" and
+    "Dr. Smith" (a name after, or no capitalized word before but the sentence's first) are left to
+    the G2P's titles."""
+    before, abbr, dot = m.group(1), m.group(2), m.group(3)
+    text = m.string
+    if not before[0].isdigit() and _SENTENCE_START.search(text, max(0, m.start() - 3), m.start()):
+        return m.group()
+    nxt = _NEXT_CAPITAL.match(text, m.end())
+    if nxt is not None and nxt.group(1) not in _SENTENCE_OPENERS:
+        if abbr in ("St", "Dr"):
+            return m.group()  # a title before a name
+        dot = None  # "5th Ave. North": not a sentence end
+    end = m.end() >= len(text) or text[m.end()] in "\"')" or nxt is not None
+    return f"{before} {_STREET_WORDS[abbr]}" + ("." if dot and end else "")
 
 
 def _break_run(m: re.Match[str]) -> str:
@@ -176,12 +614,17 @@ def _break_run(m: re.Match[str]) -> str:
     pieces: list[str] = _RUN_PIECES.findall(run)
     if len(pieces) <= MAX_RUN_PIECES and not any(len(p) > MAX_LETTERS for p in pieces):
         return run
-    lead = pieces.pop(0) if pieces and not pieces[0][0].isalnum() else ""
-    trail = pieces.pop() if pieces and not pieces[-1][0].isalnum() else ""
+    lead = pieces.pop(0) if pieces and not _keeps(pieces[0]) else ""
+    trail = pieces.pop() if pieces and not _keeps(pieces[-1]) else ""
     words: list[str] = []
     for piece in pieces:
-        if piece[0].isalnum():
+        if _keeps(piece):
             words.extend(piece[i : i + MAX_LETTERS // 2] for i in range(0, len(piece), MAX_LETTERS // 2))
     if not words:
         return " "
     return lead + " ".join(words) + trail
+
+
+def _keeps(piece: str) -> bool:
+    """Whether a piece of a broken run is kept: letters, digits or a markup placeholder."""
+    return piece[0].isalnum() or _PUA_FIRST <= ord(piece[0]) <= _PUA_LAST
