@@ -139,3 +139,18 @@ def test_speak_phonemes_flag(tmp_path):
     result = CliRunner().invoke(cli, ["speak", "--phonemes", "həlˈO wˈɜɹld!", "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert out.stat().st_size > 20000
+
+
+def test_inline_pronunciation_is_not_normalized(frontend):
+    # "~" inside the phonemes must not become "about"; the text around is still normalized.
+    phonemes = frontend.phonemize("Say [x](/ɛks~wˈI/) now, 10~20 times.")
+    assert phonemes.startswith("sˈA ɛkswˈI nˈW,")
+    assert "əbˈWt" in phonemes  # the second "~" is text: "about"
+
+
+@pytest.mark.parametrize("abbreviation", ["Jan.", "Sept.", "Apt.", "Dec."])
+def test_no_sentence_break_after_abbreviation_before_a_number(abbreviation):
+    from vocalize.text.segment import split_sentences
+
+    text = f"It was {abbreviation} 5, 2021 when it began. Then it ended."
+    assert len(split_sentences(text)) == 2

@@ -6,10 +6,12 @@ model are loaded once, whatever the number of Engine objects.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator
 
 from . import assets, timing
 from .errors import InputError, ModelError
@@ -178,25 +180,149 @@ class Engine:
         pronunciations (``[Kokoro](/kˈOkəɹO/)``)."""
         from .audio import Audio
 
+        style, rate, content = self._request(text, phonemes, voice, speed)
+        model = self._model_in_background()
+        chunks, tail = self._plan(content, phonemes is not None)
+        if tail:
+            chunks += self._tail_chunks(tail)
+        model = model()
+        with timing.span("native synthesize", f"chunks={len(chunks)}", native=True):
+            samples = model.synthesize(_requests(chunks, style, rate))
+        return Audio(samples)
+
+    def stream(
+        self,
+        text: str | None = None,
+        *,
+        phonemes: str | None = None,
+        voice: str | None = None,
+        speed: float | None = None,
+    ) -> Iterator["Audio"]:
+        """Speaks ``text`` chunk by chunk, yielding each piece of audio as soon as it exists.
+
+        The first chunk is kept short so audio starts early; the rest of the text goes
+        through the frontend on another thread while the first chunk is synthesized. The
+        pieces joined are the audio :meth:`synthesize` returns. Leaving the loop early (or
+        closing the generator) cancels the work not yet started."""
+        from .audio import Audio
+
+        style, rate, content = self._request(text, phonemes, voice, speed)
+        model = self._model_in_background()
+        first, tail = self._plan(content, phonemes is not None)
+        stream = model().stream(_requests(first, style, rate), more=bool(tail))
+        failure: list[BaseException] = []
+        if tail:
+            feeder = threading.Thread(
+                target=self._feed, args=(stream, tail, style, rate, failure), name="vocalize-frontend", daemon=True
+            )
+            feeder.start()
+        try:
+            for samples in stream:
+                yield Audio(samples)
+        finally:
+            stream.close()
+        if failure:
+            raise failure[0]
+
+    async def astream(
+        self,
+        text: str | None = None,
+        *,
+        phonemes: str | None = None,
+        voice: str | None = None,
+        speed: float | None = None,
+    ) -> AsyncIterator["Audio"]:
+        """:meth:`stream` for asyncio: the waiting happens on a worker thread, so the event
+        loop stays free."""
+        import asyncio
+
+        chunks = self.stream(text, phonemes=phonemes, voice=voice, speed=speed)
+        done = object()
+        try:
+            while True:
+                audio = await asyncio.to_thread(next, chunks, done)
+                if audio is done:
+                    return
+                yield audio  # type: ignore[misc]
+        finally:
+            chunks.close()
+
+    def _plan(self, content: str, phonemes: bool) -> tuple[list["Chunk"], str]:
+        """The first chunks of a request (the first one short) and the text left for later.
+        :meth:`synthesize` and :meth:`stream` cut the same way, so they give the same audio."""
+        head, tail, gap = (content, "", 0.0) if phonemes else split_head(content)
+        first = self._chunks(head, phonemes, first_chunk_max=None if phonemes else FIRST_CHUNK_TOKENS)
+        if tail:
+            first[-1] = dataclasses.replace(first[-1], pause_after=max(first[-1].pause_after, gap))
+        return first, tail
+
+    def _tail_chunks(self, tail: str) -> list["Chunk"]:
+        try:
+            return self._chunks(tail, False)
+        except InputError as e:
+            if "nothing to speak" in str(e):
+                return []
+            raise
+
+    def _feed(self, stream: Any, tail: str, style: "np.ndarray", rate: float, failure: list[BaseException]) -> None:
+        """Runs the frontend over the rest of the text, handing chunks to the native stream."""
+        try:
+            stream.push(_requests(self._tail_chunks(tail), style, rate))
+        except BaseException as e:  # surfaced by stream() after the audio so far
+            failure.append(e)
+        finally:
+            stream.finish()
+
+    def _request(
+        self, text: str | None, phonemes: str | None, voice: str | None, speed: float | None
+    ) -> tuple["np.ndarray", float, str]:
+        """Checks one request's arguments: the voice's style table, the rate, the input."""
         if (text is None) == (phonemes is None):
             raise InputError("give either text or phonemes")
-        if not isinstance(text if phonemes is None else phonemes, str):
-            raise InputError(f"text must be a string, got {type(text if phonemes is None else phonemes).__name__}")
+        content = text if phonemes is None else phonemes
+        if not isinstance(content, str):
+            raise InputError(f"text must be a string, got {type(content).__name__}")
         style = assets.load_voices(self._voices_path)[self._check_voice(voice) if voice else self.voice]
         rate = self.speed if speed is None else _check_speed(speed)
-        if not (text if phonemes is None else phonemes).strip():  # type: ignore[union-attr]
+        if not content.strip():
             raise InputError("text is empty" if phonemes is None else "phonemes are empty")
-        model = self._model_in_background()
-        if phonemes is not None:
-            with timing.span("text frontend"):
-                chunks = _frontend(self.lang, self.g2p).phoneme_chunks(phonemes)
-        else:
-            chunks = self.chunks(text)  # type: ignore[arg-type]
-        model = model()
-        requests = [(list(c.token_ids), _style_row(style, len(c.token_ids)), rate, c.pause_after) for c in chunks]
-        with timing.span("native synthesize", f"chunks={len(requests)}", native=True):
-            samples = model.synthesize(requests)
-        return Audio(samples)
+        return style, rate, content
+
+    def _chunks(self, content: str, phonemes: bool, first_chunk_max: int | None = None) -> list["Chunk"]:
+        with timing.span("text frontend"):
+            frontend = _frontend(self.lang, self.g2p)
+            if phonemes:
+                return frontend.phoneme_chunks(content)
+            return frontend.chunks(content, first_chunk_max=first_chunk_max)
+
+
+# Ids in the first chunk of a stream: short, so the first audio comes quickly.
+FIRST_CHUNK_TOKENS = 60
+# Characters of text the frontend reads before the first chunk starts synthesizing.
+HEAD_CHARS = 400
+
+_PARAGRAPH = re.compile(r"\n\s*\n")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
+
+
+def split_head(text: str) -> tuple[str, str, float]:
+    """The start of ``text`` for the first chunks, the rest, and the pause between them.
+
+    Cuts at the first paragraph break, else at a sentence end, within :data:`HEAD_CHARS`;
+    short text is not cut."""
+    if len(text) <= HEAD_CHARS:
+        return text, "", 0.0
+    paragraph = _PARAGRAPH.search(text, 1, HEAD_CHARS)
+    if paragraph:
+        return text[: paragraph.start()], text[paragraph.end() :], 0.6
+    ends = [m for m in _SENTENCE.finditer(text, 1, HEAD_CHARS)]
+    if ends and "[" not in text[: ends[-1].start()] and "<" not in text[: ends[-1].start()]:
+        return text[: ends[-1].start()], text[ends[-1].end() :], 0.3
+    return text, "", 0.0
+
+
+def _requests(chunks: list["Chunk"], style: "np.ndarray", rate: float) -> list[tuple[Any, ...]]:
+    return [(list(c.token_ids), _style_row(style, len(c.token_ids)), rate, c.pause_after) for c in chunks]
 
 
 def _style_row(voice: "np.ndarray", tokens: int) -> "np.ndarray":

@@ -486,7 +486,22 @@ class Frontend:
 
 def _phonemize_tokens(g2p: Any, text: str) -> list[tuple[str, str, bool]]:
     """hibari's ``G2P.__call__`` with the tokens kept: ``[(text, phonemes, space after)]``."""
-    normalized = hibari_g2p_module().normalize(text)
+    hibari = hibari_g2p_module()
+    # Inline pronunciations ("[x](/ɛks/)") go through untouched; only the text around them
+    # is normalized.
+    def around(piece: str) -> str:
+        inner = hibari.normalize(piece)
+        lead = " " if piece[:1].isspace() else ""
+        trail = " " if piece[-1:].isspace() else ""
+        return f"{lead}{inner}{trail}" if inner else lead or trail
+
+    pieces, start = [], 0
+    for link in hibari.LINK_RE.finditer(text):
+        pieces.append(around(text[start : link.start()]))
+        pieces.append(link.group())
+        start = link.end()
+    pieces.append(around(text[start:]))
+    normalized = "".join(pieces).strip()
     if not normalized:
         return []
     tokens = g2p.phonemize_tokens(g2p.tokenize(normalized))

@@ -67,7 +67,10 @@ _NEVER_FINAL = frozenset(
     " msgr e.g eg i.e ie cf vs viz al approx ca".split()
 )
 # Abbreviations a sentence does not end at when a number follows ("No. 5", "Fig. 3").
-_BEFORE_NUMBER = frozenset("no nos vol vols fig figs p pp ch chap art sec eq ex op".split())
+_BEFORE_NUMBER = frozenset(
+    "no nos vol vols fig figs p pp ch chap art sec eq ex op apt est"
+    " jan feb mar apr jun jul aug sep sept oct nov dec".split()
+)
 
 
 def split_sentences(paragraph: str) -> list[str]:

@@ -44,18 +44,44 @@ impl Synthesizer {
     /// Starts synthesizing `chunks`. As many run at once as the pool has sessions; results
     /// come out of the returned stream in input order. Dropping the stream cancels the rest.
     pub fn start(&self, chunks: Vec<ChunkRequest>) -> ChunkStream {
+        let mut stream = self.open();
+        for chunk in chunks {
+            stream.push(chunk);
+        }
+        stream.finish();
+        stream
+    }
+
+    /// Opens a stream that takes chunks with [`ChunkStream::push`] while earlier ones are
+    /// already being synthesized (so the text frontend can run ahead of inference), until
+    /// [`ChunkStream::finish`].
+    pub fn open(&self) -> ChunkStream {
         let (tx, rx) = mpsc::channel(4);
+        let (input, mut pending) = mpsc::unbounded_channel::<ChunkRequest>();
         let cancelled = Arc::new(AtomicBool::new(false));
         let model = Arc::clone(&self.model);
         let parent = tracing::Span::current();
         let stop = Arc::clone(&cancelled);
         self.runtime.spawn(async move {
             let parallel = model.options().sessions.max(1);
-            let mut pending = chunks.into_iter();
             let mut running = VecDeque::new();
+            let mut input_open = true;
             loop {
-                while running.len() < parallel && !stop.load(Ordering::Relaxed) {
-                    let Some(chunk) = pending.next() else { break };
+                while input_open && running.len() < parallel && !stop.load(Ordering::Relaxed) {
+                    // Wait for input only when nothing is running; else take what is there.
+                    let next = if running.is_empty() {
+                        pending.recv().await
+                    } else {
+                        match pending.try_recv() {
+                            Ok(chunk) => Some(chunk),
+                            Err(mpsc::error::TryRecvError::Empty) => break,
+                            Err(mpsc::error::TryRecvError::Disconnected) => None,
+                        }
+                    };
+                    let Some(chunk) = next else {
+                        input_open = false;
+                        break;
+                    };
                     let model = Arc::clone(&model);
                     let parent = parent.clone();
                     running.push_back(tokio::task::spawn_blocking(move || {
@@ -74,7 +100,7 @@ impl Synthesizer {
                 }
             }
         });
-        ChunkStream { rx, cancelled, runtime: self.runtime.clone() }
+        ChunkStream { rx, input: Some(input), cancelled, runtime: self.runtime.clone() }
     }
 }
 
@@ -93,6 +119,7 @@ fn render(model: &Model, chunk: &ChunkRequest) -> Result<ChunkAudio> {
 /// The ordered output of [`Synthesizer::start`].
 pub struct ChunkStream {
     rx: mpsc::Receiver<Result<ChunkAudio>>,
+    input: Option<mpsc::UnboundedSender<ChunkRequest>>,
     cancelled: Arc<AtomicBool>,
     runtime: Handle,
 }
@@ -117,9 +144,37 @@ impl ChunkStream {
         }
     }
 
+    /// Adds a chunk after those pushed before. Ignored after [`finish`](Self::finish).
+    pub fn push(&mut self, chunk: ChunkRequest) {
+        if let Some(input) = &self.input {
+            let _ = input.send(chunk);
+        }
+    }
+
+    /// No more chunks will be pushed; the stream ends after the last one.
+    pub fn finish(&mut self) {
+        self.input = None;
+    }
+
+    /// Takes the input side, so chunks can be pushed from another thread while this stream
+    /// is being read; dropping the returned handle finishes the input.
+    pub fn take_input(&mut self) -> Option<ChunkInput> {
+        self.input.take().map(ChunkInput)
+    }
+
     /// Stops starting new chunks; those already running finish and are discarded.
-    pub fn cancel(&self) {
+    pub fn cancel(&mut self) {
         self.cancelled.store(true, Ordering::Relaxed);
+        self.input = None;
+    }
+}
+
+/// The input side of a [`ChunkStream`], for a producer on another thread.
+pub struct ChunkInput(mpsc::UnboundedSender<ChunkRequest>);
+
+impl ChunkInput {
+    pub fn push(&self, chunk: ChunkRequest) {
+        let _ = self.0.send(chunk);
     }
 }
 

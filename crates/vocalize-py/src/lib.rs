@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
-use vocalize_core::synth::{ChunkStream, Next};
+use vocalize_core::synth::{ChunkInput, ChunkStream, Next};
 use vocalize_core::{ChunkRequest, Model as CoreModel, ModelOptions, Synthesizer};
 
 use crate::errors::to_py;
@@ -108,9 +108,17 @@ impl Model {
         Ok(PyArray1::from_vec(py, audio))
     }
 
-    /// Like `synthesize`, but yields each chunk's audio as soon as it is ready.
-    fn stream(&self, chunks: Vec<ChunkArgs<'_>>) -> PyResult<AudioStream> {
-        Ok(AudioStream { inner: Mutex::new(Some(self.synth.start(requests(chunks)?))) })
+    /// Like `synthesize`, but yields each chunk's audio as soon as it is ready. With
+    /// `more=True` the stream stays open for `AudioStream.push` until `AudioStream.finish`.
+    #[pyo3(signature = (chunks, more = false))]
+    fn stream(&self, chunks: Vec<ChunkArgs<'_>>, more: bool) -> PyResult<AudioStream> {
+        let mut stream = self.synth.open();
+        for chunk in requests(chunks)? {
+            stream.push(chunk);
+        }
+        let input = if more { stream.take_input() } else { None };
+        stream.finish();
+        Ok(AudioStream { inner: Mutex::new(Some(stream)), input: Mutex::new(input) })
     }
 
     fn __repr__(&self) -> String {
@@ -144,6 +152,8 @@ fn without_gil<T: Send>(py: Python<'_>, work: impl Send + FnOnce() -> T) -> T {
 #[pyclass(module = "vocalize._native")]
 struct AudioStream {
     inner: Mutex<Option<ChunkStream>>,
+    /// Separate from `inner`, which the reader holds while it waits.
+    input: Mutex<Option<ChunkInput>>,
 }
 
 #[pymethods]
@@ -164,8 +174,25 @@ impl AudioStream {
         }
     }
 
+    /// Adds chunks to a stream opened with `more=True`.
+    fn push(&self, chunks: Vec<ChunkArgs<'_>>) -> PyResult<()> {
+        let requests = requests(chunks)?;
+        if let Some(input) = self.input.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            for chunk in requests {
+                input.push(chunk);
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the input of a stream opened with `more=True`.
+    fn finish(&self) {
+        self.input.lock().unwrap_or_else(|e| e.into_inner()).take();
+    }
+
     /// Cancels the chunks not yet synthesized.
     fn close(&self) {
+        self.finish();
         self.inner.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
 }

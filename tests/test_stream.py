@@ -1,0 +1,115 @@
+"""Engine.stream / astream: order, equality with synthesize(), seams, cancellation."""
+
+import asyncio
+import gc
+import threading
+
+import numpy as np
+import pytest
+
+import vocalize
+from vocalize import _native
+
+STORY = (
+    "The old lighthouse stood at the edge of the cliff, its white paint peeling after decades of storms. "
+    "Every evening, the keeper climbed the spiral stairs to light the lamp. "
+    "Ships passing in the night relied on its steady beam to guide them safely past the rocks.\n\n"
+    "One winter, a terrible storm knocked out the power across the entire coast. "
+    "The keeper lit oil lanterns and kept watch until dawn. "
+    "By morning, three fishing boats had returned home safely, their crews grateful for the light."
+)
+
+
+@pytest.fixture(scope="module")
+def whole(engine):
+    return engine.synthesize(STORY).samples
+
+
+@pytest.fixture(scope="module")
+def streamed(engine):
+    return list(engine.stream(STORY))
+
+
+def test_stream_concatenates_to_synthesize(streamed, whole):
+    assert len(streamed) >= 3
+    assert all(isinstance(p, vocalize.Audio) and p.duration > 0 for p in streamed)
+    np.testing.assert_array_equal(np.concatenate([p.samples for p in streamed]), whole)
+
+
+def test_first_chunk_is_short_and_comes_before_the_rest_is_done(engine):
+    engine.synthesize("warm up")
+    _native.enable_tracing()
+    _native.take_spans()
+    stream = engine.stream(STORY)
+    first = next(stream)
+    done_at_first = [s for s in _native.take_spans() if s[2] == "inference"]
+    rest = list(stream)
+    done_later = [s for s in _native.take_spans() if s[2] == "inference"]
+    assert len(rest) >= 2
+    # When the first audio arrived, most of the text had not been synthesized yet.
+    assert len(done_at_first) < len(done_later)
+    first_tokens = int(done_at_first[0][3].split("=")[1])
+    assert first_tokens <= 60
+    assert first.duration < max(p.duration for p in rest)
+
+
+def test_seams_have_no_clicks(streamed):
+    pieces = [p.samples for p in streamed]
+    audio = np.concatenate(pieces)
+    steps = np.abs(np.diff(audio))
+    typical = np.percentile(steps[steps > 0], 90)
+    offset = 0
+    for piece in pieces[:-1]:
+        offset += len(piece)
+        seam = abs(float(audio[offset]) - float(audio[offset - 1]))
+        assert seam <= typical, (seam, typical)
+        # Each piece starts and ends at silence: a fade or a pause.
+        assert abs(piece[0]) < 1e-3 and abs(piece[-1]) < 1e-3
+
+
+def test_breaking_out_releases_the_engine(engine):
+    for i, _ in enumerate(engine.stream(STORY)):
+        if i == 0:
+            break
+    # A new request runs right after, and to completion.
+    assert engine.synthesize("Next request.").duration > 0.5
+
+
+def test_abandoned_generators_do_not_block(engine):
+    for _ in range(3):
+        stream = engine.stream(STORY)
+        next(stream)
+        del stream
+        gc.collect()
+    assert engine.synthesize("Still working.").duration > 0.5
+
+
+def test_two_threads_stream_at_once(engine, whole):
+    results: dict[int, np.ndarray] = {}
+
+    def run(i):
+        results[i] = np.concatenate([p.samples for p in engine.stream(STORY)])
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=600)
+    assert not any(t.is_alive() for t in threads)
+    np.testing.assert_array_equal(results[0], whole)
+    np.testing.assert_array_equal(results[1], whole)
+
+
+def test_astream(engine, whole):
+    async def collect():
+        return [p.samples async for p in engine.astream(STORY)]
+
+    pieces = asyncio.run(collect())
+    np.testing.assert_array_equal(np.concatenate(pieces), whole)
+
+
+def test_stream_errors_early(engine):
+    with pytest.raises(vocalize.InputError):
+        next(engine.stream("   "))
+    with pytest.raises(vocalize.InputError):
+        next(engine.stream("Hi", voice="nobody"))
