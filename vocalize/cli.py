@@ -43,7 +43,8 @@ def read_text(text: str | None) -> str:
 
 @cli.command()
 @click.argument("text", required=False)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=False), help="Write a 16-bit 24 kHz WAV file here.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=False, allow_dash=True), help="Write a 16-bit 24 kHz WAV file here; '-' streams it to standard output.")
+@click.option("--format", "fmt", type=click.Choice(["wav", "pcm"]), default="wav", show_default=True, help="Output format: WAV, or raw 16-bit little-endian 24 kHz mono PCM.")
 @click.option("--play", is_flag=True, help="Play through the default audio device (needs vocalize[play]).")
 @click.option("-v", "--voice", default=None, help="Voice name (see `vocalize voices`); default jm_kumo.")
 @click.option("-s", "--speed", type=SPEED_RANGE, default=1.0, show_default=True, help="Speaking rate, 0.5 to 2.0.")
@@ -57,6 +58,7 @@ def read_text(text: str | None) -> str:
 def speak(
     text: str | None,
     output: str | None,
+    fmt: str,
     play: bool,
     voice: str | None,
     speed: float,
@@ -97,17 +99,57 @@ def speak(
         from .engine import Engine
 
         engine = Engine(voice=voice, speed=speed, model=model, voices=voices_file, lang=lang, threads=threads, g2p=g2p)
-    audio = engine.synthesize(phonemes=content) if as_phonemes else engine.synthesize(content)
-    if output is not None:
-        with timing.span("write wav"):
-            audio.save(output)
-    if play:
-        with timing.span("play"):
-            audio.play()
+    pieces = engine.stream(phonemes=content) if as_phonemes else engine.stream(content)
+    with timing.span("synthesize and write", native=True):
+        seconds = write_stream(pieces, output, fmt, play)
     if verbose:
         root.duration = sum(child.duration for child in root.children)
-        root.name = f"vocalize speak ({audio.duration:.2f} s of audio)"
+        root.name = f"vocalize speak ({seconds:.2f} s of audio)"
         timing.render(root, sys.stderr)
+
+
+def write_stream(pieces, output: str | None, fmt: str, play: bool) -> float:
+    """Writes (and/or plays) audio pieces as they arrive; returns the seconds written.
+
+    A file is written under a temporary name and renamed at the end, so an error or Ctrl-C
+    leaves nothing behind. Playback starts with the first piece."""
+    from .audio import SAMPLE_RATE, AtomicFile, WavStream, open_player
+
+    target = AtomicFile(output) if output not in (None, "-") else None
+    sink = None
+    if output is not None:
+        out = target.file if target else sys.stdout.buffer
+        sink = WavStream(out, raw=fmt == "pcm")
+    progress = target is not None and not play and sys.stderr.isatty()
+    player = None
+    frames = 0
+    try:
+        for piece in pieces:
+            if play and player is None:
+                player = open_player(SAMPLE_RATE)
+            if sink:
+                sink.write(piece.samples)
+            if player:
+                player.write(piece.samples)
+            frames += len(piece.samples)
+            if progress:
+                click.echo(f"\r  {frames / SAMPLE_RATE:7.1f} s of audio", err=True, nl=False)
+        if sink:
+            sink.close()
+        if target:
+            target.commit()
+        if player:
+            player.finish()
+    except BaseException:
+        if target:
+            target.discard()
+        if player:
+            player.abort()
+        raise
+    finally:
+        if progress:
+            click.echo("\r" + " " * 30 + "\r", err=True, nl=False)
+    return frames / SAMPLE_RATE
 
 
 @cli.command()
