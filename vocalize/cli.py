@@ -207,22 +207,31 @@ def main() -> None:
     """Entry point: errors become one line on stderr and exit code 1."""
     try:
         cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
-        sys.exit(130)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("Interrupted.", err=True)
+        _exit_now(130)
     except click.ClickException as e:
         e.show()
         sys.exit(e.exit_code)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
-    except KeyboardInterrupt:
-        click.echo("Interrupted.", err=True)
-        sys.exit(130)
     except VocalizeError as e:
         if os.environ.get("VOCALIZE_DEBUG"):
             raise
         click.echo(f"vocalize: error: {e}", err=True)
-        sys.exit(1)
+        _exit_now(1)
+
+
+def _exit_now(code: int) -> None:
+    """Exits without running interpreter and C++ teardown: after Ctrl-C or an error an
+    inference may still be running on a native thread, and tearing ONNX Runtime's globals
+    down under it crashes. Output files were already cleaned up by then."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 if __name__ == "__main__":
