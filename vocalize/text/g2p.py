@@ -198,9 +198,37 @@ def _build_g2p(british: bool) -> "G2P":
     original = hibari_g2p._load_json
     hibari_g2p._load_json = data.__getitem__
     try:
-        return hibari_g2p.G2P(british=british)
+        g2p = hibari_g2p.G2P(british=british)
     finally:
         hibari_g2p._load_json = original
+    g2p.tagger = _SubjectVerbTagger(g2p.tagger, g2p.lexicon)
+    return g2p
+
+
+# Words after which a noun/verb homograph is a verb: subject pronouns and modals.
+_VERB_CONTEXT = frozenset("i we you they will would can could shall should may might must".split())
+
+
+class _SubjectVerbTagger:
+    """hibari's tagger, corrected where it tags a noun/verb homograph as a noun right after a
+    subject pronoun or a modal ("I object", "we project growth", "they will record"): such a
+    word is a verb. Only words whose lexicon entry has a separate verb reading are touched."""
+
+    def __init__(self, tagger: Any, lexicon: Any) -> None:
+        self._tagger = tagger
+        self._lexicon = lexicon
+
+    def __call__(self, words: list[str]) -> list[str]:
+        tags = list(self._tagger(words))
+        for i in range(1, len(words)):
+            if tags[i] in ("NN", "NNP", "JJ") and words[i - 1].lower() in _VERB_CONTEXT:
+                entry = self._lexicon.golds.get(words[i].lower())
+                if isinstance(entry, dict) and "VERB" in entry:
+                    tags[i] = "VB" if words[i - 1].lower() not in ("i", "we", "you", "they") else "VBP"
+        return tags
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._tagger, name)
 
 
 def get_japanese_g2p() -> Any:
