@@ -178,3 +178,15 @@ def test_errors_form_one_tree():
     for name in ("InputError", "AssetError", "ModelError", "RuntimeLibraryError", "InferenceError", "OutputError"):
         assert issubclass(getattr(vocalize, name), vocalize.VocalizeError)
     assert issubclass(vocalize.InputError, ValueError)
+
+
+def test_warm_up_loads_everything_before_the_first_request():
+    from vocalize import _native
+
+    engine = vocalize.Engine(voice="jf_alpha")
+    engine.warm_up()
+    _native.enable_tracing()
+    _native.take_spans()
+    assert engine.synthesize("Ready.").duration > 0.3
+    names = {s[2] for s in _native.take_spans()}
+    assert "inference" in names and "create_session" not in names

@@ -154,7 +154,7 @@ class Engine:
 
     def warm_up(self) -> None:
         """Loads the model and the text frontend now instead of on the first request."""
-        _frontend(self.lang)
+        _frontend(self.lang, self.g2p).chunks("warm up")
         self._model()
 
     def chunks(self, text: str) -> list["Chunk"]:
