@@ -158,11 +158,13 @@ class Engine:
         self._model()
 
     def chunks(self, text: str) -> list["Chunk"]:
-        """The text as the model-sized pieces it will be spoken in."""
+        """The text as the model-sized pieces :meth:`synthesize` and :meth:`stream` speak it in."""
         if not isinstance(text, str):
             raise InputError(f"text must be a string, got {type(text).__name__}")
-        with timing.span("text frontend"):
-            return _frontend(self.lang, self.g2p).chunks(text)
+        if not text.strip():
+            raise InputError("text is empty")
+        first, tail = self._plan(text, False)
+        return first + self._tail_chunks(tail) if tail else first
 
     def synthesize(
         self,
