@@ -12,9 +12,12 @@ __all__ = [
     "Model",
     "SAMPLE_RATE",
     "STYLE_DIM",
+    "available_providers",
     "enable_tracing",
     "init",
+    "known_providers",
     "load_model",
+    "runtime_info",
     "take_spans",
 ]
 
@@ -25,7 +28,17 @@ STYLE_DIM: int
 _Chunk = tuple[Sequence[int], npt.NDArray[np.float32], float, float]
 
 def init(library: str) -> str: ...
-def load_model(path: str, threads: int = 2, sessions: int = 1, arena: bool = True) -> Model: ...
+def load_model(
+    path: str,
+    threads: int = 2,
+    sessions: int = 1,
+    arena: bool = True,
+    provider: str = "cpu",
+    optimized: str | None = None,
+) -> Model: ...
+def runtime_info() -> str: ...
+def available_providers() -> list[str]: ...
+def known_providers() -> list[tuple[str, str]]: ...
 def enable_tracing() -> None: ...
 def take_spans() -> list[tuple[int, int | None, str, str, int, int]]: ...
 

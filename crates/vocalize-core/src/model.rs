@@ -3,7 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use ort::environment::Environment;
-use ort::session::builder::GraphOptimizationLevel;
+use ort::ep;
+use ort::session::builder::{GraphOptimizationLevel, SessionBuilder};
 use ort::session::Session;
 use ort::value::TensorRef;
 
@@ -62,12 +63,60 @@ pub struct ModelOptions {
     /// higher peak RSS (every inference's large buffers go through malloc), so it stays on;
     /// memory is bounded by bounding the chunk length instead.
     pub arena: bool,
+    /// Execution provider, by short name (see [`PROVIDERS`]); `cpu` is always there.
+    pub provider: String,
+    /// Where ONNX Runtime's optimized graph of this model is kept. Loaded with graph
+    /// optimization off when present (about half the session-creation time); written on
+    /// the first load otherwise. The caller keys the path by everything that changes the
+    /// optimized graph (model, runtime version, provider, CPU).
+    pub optimized: Option<PathBuf>,
 }
 
 impl Default for ModelOptions {
     fn default() -> Self {
-        Self { intra_threads: 2, sessions: 1, arena: true }
+        Self { intra_threads: 2, sessions: 1, arena: true, provider: "cpu".into(), optimized: None }
     }
+}
+
+/// Execution providers vocalize can ask ONNX Runtime for: short name, ONNX Runtime's name.
+pub const PROVIDERS: &[(&str, &str)] = &[
+    ("cpu", "CPUExecutionProvider"),
+    ("cuda", "CUDAExecutionProvider"),
+    ("tensorrt", "TensorrtExecutionProvider"),
+    ("rocm", "ROCMExecutionProvider"),
+    ("coreml", "CoreMLExecutionProvider"),
+    ("openvino", "OpenVINOExecutionProvider"),
+    ("xnnpack", "XnnpackExecutionProvider"),
+];
+
+/// Names (ONNX Runtime's) of the execution providers the loaded library was built with.
+pub fn available_providers() -> Result<Vec<String>> {
+    let api = ort::api();
+    let mut names: *mut *mut std::ffi::c_char = std::ptr::null_mut();
+    let mut count = 0;
+    // SAFETY: ONNX Runtime fills `names` with `count` C strings, released below.
+    unsafe {
+        let status = (api.GetAvailableProviders)(&mut names, &mut count);
+        if let Some(message) = status_message(status) {
+            return Err(CoreError::Inference(message));
+        }
+        let found = (0..count.max(0) as usize)
+            .map(|i| std::ffi::CStr::from_ptr(*names.add(i)).to_string_lossy().into_owned())
+            .collect();
+        let _ = status_message((api.ReleaseAvailableProviders)(names, count));
+        Ok(found)
+    }
+}
+
+/// The message of a non-null ONNX Runtime status, which is freed.
+unsafe fn status_message(status: ort::sys::OrtStatusPtr) -> Option<String> {
+    if status.0.is_null() {
+        return None;
+    }
+    let api = ort::api();
+    let message = std::ffi::CStr::from_ptr((api.GetErrorMessage)(status.0)).to_string_lossy().into_owned();
+    (api.ReleaseStatus)(status.0);
+    Some(message)
 }
 
 pub struct Model {
@@ -97,13 +146,76 @@ impl Model {
 
     fn session(env: &Environment, path: &Path, options: &ModelOptions) -> Result<Session> {
         let _span = tracing::info_span!("create_session", threads = options.intra_threads).entered();
-        let fail = |e: ort::Error<_>| CoreError::model(path, e);
+        let Some(cache) = options.optimized.as_deref() else {
+            return Self::builder(env, path, options, GraphOptimizationLevel::All)?
+                .commit_from_file(path)
+                .map_err(|e| CoreError::model(path, e));
+        };
+        if let Some(session) = Self::cached_session(env, path, options, cache) {
+            return Ok(session);
+        }
+        // Build from the model, saving the optimized graph under a name of our own and
+        // moving it into place only once complete: readers never see a partial file, and
+        // two processes building at once each write their own copy.
+        let _span = tracing::info_span!("optimize_and_save").entered();
+        let temp = temp_name(cache);
+        let saved = Self::builder(env, path, options, GraphOptimizationLevel::All)?
+            .with_optimized_model_path(&temp)
+            .map_err(|e| CoreError::model(path, e))?
+            .commit_from_file(path);
+        match saved {
+            Ok(session) => {
+                if let Err(e) = publish(&temp, cache) {
+                    tracing::warn!("cannot cache the optimized model at {}: {e}", cache.display());
+                }
+                Ok(session)
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&temp);
+                // A cache folder that cannot be written must not stop synthesis.
+                tracing::warn!("cannot save the optimized model to {}: {e}", temp.display());
+                Self::builder(env, path, options, GraphOptimizationLevel::All)?
+                    .commit_from_file(path)
+                    .map_err(|e| CoreError::model(path, e))
+            }
+        }
+    }
+
+    /// The session from a complete cached optimized graph, or `None` (and the entry
+    /// removed) when it is missing, incomplete or unreadable.
+    fn cached_session(env: &Environment, path: &Path, options: &ModelOptions, cache: &Path) -> Option<Session> {
+        let expected = std::fs::read_to_string(size_file(cache)).ok()?.trim().parse::<u64>().ok();
+        let actual = std::fs::metadata(cache).ok().map(|m| m.len());
+        if expected.is_none() || expected != actual {
+            if actual.is_some() {
+                tracing::warn!("discarding incomplete optimized model {}", cache.display());
+                let _ = std::fs::remove_file(cache);
+            }
+            return None;
+        }
+        let _span = tracing::info_span!("load_optimized").entered();
+        let loaded = Self::builder(env, path, options, GraphOptimizationLevel::Disable)
+            .ok()?
+            .commit_from_file(cache);
+        match loaded {
+            Ok(session) => Some(session),
+            Err(e) => {
+                tracing::warn!("discarding unreadable optimized model {}: {e}", cache.display());
+                let _ = std::fs::remove_file(cache);
+                let _ = std::fs::remove_file(size_file(cache));
+                None
+            }
+        }
+    }
+
+    fn builder(env: &Environment, path: &Path, options: &ModelOptions, level: GraphOptimizationLevel) -> Result<SessionBuilder> {
+        let fail = |e: ort::Error<SessionBuilder>| CoreError::model(path, e);
         let mut builder = Session::builder(env).map_err(|e| CoreError::model(path, e))?;
         if !options.arena {
             disable_cpu_arena(&mut builder).map_err(|e| CoreError::model(path, e))?;
         }
-        builder
-            .with_optimization_level(GraphOptimizationLevel::All)
+        let builder = builder
+            .with_optimization_level(level)
             .map_err(fail)?
             .with_intra_threads(options.intra_threads.max(1))
             .map_err(fail)?
@@ -112,9 +224,8 @@ impl Model {
             // Every request has a new input length; a memory pattern planned for one length
             // is useless for the next and only grows the arena.
             .with_memory_pattern(false)
-            .map_err(fail)?
-            .commit_from_file(path)
-            .map_err(|e| CoreError::model(path, e))
+            .map_err(fail)?;
+        with_provider(builder, &options.provider).map_err(|e| CoreError::model(path, e))
     }
 
     pub fn path(&self) -> &Path {
@@ -167,6 +278,71 @@ impl Model {
             .map_err(inference)?;
         Ok(audio.to_vec())
     }
+}
+
+/// Registers the execution provider `name` (a short name from [`PROVIDERS`]), failing
+/// when the loaded ONNX Runtime library does not have it.
+fn with_provider(builder: SessionBuilder, name: &str) -> std::result::Result<SessionBuilder, String> {
+    let Some((_, full)) = PROVIDERS.iter().find(|(short, _)| *short == name) else {
+        let known: Vec<&str> = PROVIDERS.iter().map(|(short, _)| *short).collect();
+        return Err(format!("unknown execution provider {name:?}; known: {}", known.join(", ")));
+    };
+    if name == "cpu" {
+        return Ok(builder);
+    }
+    let available = available_providers().map_err(|e| e.to_string())?;
+    if !available.iter().any(|a| a == full) {
+        return Err(format!(
+            "this ONNX Runtime has no {full} (it has {}); install the matching onnxruntime package",
+            available.join(", ")
+        ));
+    }
+    let dispatch = match name {
+        "cuda" => ep::CUDA::default().build(),
+        "tensorrt" => ep::TensorRT::default().build(),
+        "rocm" => ep::ROCm::default().build(),
+        "coreml" => ep::CoreML::default().build(),
+        "openvino" => ep::OpenVINO::default().build(),
+        "xnnpack" => ep::XNNPACK::default().build(),
+        _ => unreachable!("every entry of PROVIDERS is matched"),
+    };
+    builder.with_execution_providers([dispatch.error_on_failure()]).map_err(|e| e.to_string())
+}
+
+/// A fresh name next to `path` for writing it in full before a rename.
+fn temp_name(path: &Path) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".{}-{nanos}.tmp", std::process::id()));
+    path.with_file_name(name)
+}
+
+/// The file that records the complete size of a cached optimized model.
+fn size_file(cache: &Path) -> PathBuf {
+    let mut name = cache.file_name().unwrap_or_default().to_os_string();
+    name.push(".size");
+    cache.with_file_name(name)
+}
+
+/// Moves a fully written optimized model into place: its size first (written and renamed
+/// the same way), then the model, so a complete size file never vouches for a partial model.
+fn publish(temp: &Path, cache: &Path) -> std::io::Result<()> {
+    let result = (|| {
+        let size = std::fs::metadata(temp)?.len();
+        let size_temp = temp_name(&size_file(cache));
+        std::fs::write(&size_temp, size.to_string())?;
+        std::fs::rename(&size_temp, size_file(cache)).inspect_err(|_| {
+            let _ = std::fs::remove_file(&size_temp);
+        })?;
+        std::fs::rename(temp, cache)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(temp);
+    }
+    result
 }
 
 /// `SessionOptions::DisableCpuMemArena`, which the `ort` crate does not wrap.

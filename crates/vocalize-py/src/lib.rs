@@ -27,13 +27,49 @@ fn init(library: &str) -> PyResult<String> {
 }
 
 /// Loads a Kokoro model, or returns the one already loaded with the same settings.
+/// `optimized` names where ONNX Runtime's optimized graph is cached (read if complete,
+/// written otherwise).
 #[pyfunction]
-#[pyo3(signature = (path, threads = 2, sessions = 1, arena = true))]
-fn load_model(py: Python<'_>, path: &str, threads: usize, sessions: usize, arena: bool) -> PyResult<Model> {
-    let options = ModelOptions { intra_threads: threads.max(1), sessions: sessions.max(1), arena };
+#[pyo3(signature = (path, threads = 2, sessions = 1, arena = true, provider = "cpu", optimized = None))]
+fn load_model(
+    py: Python<'_>,
+    path: &str,
+    threads: usize,
+    sessions: usize,
+    arena: bool,
+    provider: &str,
+    optimized: Option<&str>,
+) -> PyResult<Model> {
+    let options = ModelOptions {
+        intra_threads: threads.max(1),
+        sessions: sessions.max(1),
+        arena,
+        provider: provider.to_owned(),
+        optimized: optimized.map(std::path::PathBuf::from),
+    };
     let path = std::path::PathBuf::from(path);
     let model = py.detach(|| state::model(&path, options))?;
     Ok(Model { synth: Arc::new(state::synthesizer(model)) })
+}
+
+/// ONNX Runtime's build description (version, commit, flags).
+#[pyfunction]
+fn runtime_info() -> PyResult<String> {
+    state::require_environment()?;
+    Ok(ort::info().to_owned())
+}
+
+/// Execution providers the loaded ONNX Runtime library offers, by ONNX Runtime's names.
+#[pyfunction]
+fn available_providers() -> PyResult<Vec<String>> {
+    state::require_environment()?;
+    vocalize_core::model::available_providers().map_err(to_py)
+}
+
+/// Short names vocalize accepts for `provider`, with ONNX Runtime's name for each.
+#[pyfunction]
+fn known_providers() -> Vec<(&'static str, &'static str)> {
+    vocalize_core::model::PROVIDERS.to_vec()
 }
 
 /// Starts recording `tracing` spans for [`take_spans`].
@@ -203,6 +239,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(load_model, m)?)?;
     m.add_function(wrap_pyfunction!(enable_tracing, m)?)?;
     m.add_function(wrap_pyfunction!(take_spans, m)?)?;
+    m.add_function(wrap_pyfunction!(runtime_info, m)?)?;
+    m.add_function(wrap_pyfunction!(available_providers, m)?)?;
+    m.add_function(wrap_pyfunction!(known_providers, m)?)?;
     m.add_class::<Model>()?;
     m.add_class::<AudioStream>()?;
     m.add("SAMPLE_RATE", vocalize_core::SAMPLE_RATE)?;

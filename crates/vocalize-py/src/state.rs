@@ -30,7 +30,7 @@ static RECORDER: OnceLock<SpanRecorder> = OnceLock::new();
 struct Engine {
     generation: u64,
     runtime: Arc<Runtime>,
-    models: HashMap<(PathBuf, usize, usize, bool), Arc<Model>>,
+    models: HashMap<(PathBuf, usize, usize, bool, String), Arc<Model>>,
 }
 
 /// The ONNX Runtime environment, loading the library at `library` the first time.
@@ -74,10 +74,8 @@ fn with_engine<T>(f: impl FnOnce(&mut Engine) -> T) -> T {
 
 /// The model at `path` with `options`, loaded once per process.
 pub fn model(path: &Path, options: ModelOptions) -> PyResult<Arc<Model>> {
-    let Some((env, _)) = ENVIRONMENT.get() else {
-        return Err(runtime_library("ONNX Runtime is not loaded: call init() first".into()));
-    };
-    let key = (path.to_owned(), options.intra_threads, options.sessions, options.arena);
+    let env = require_environment()?;
+    let key = (path.to_owned(), options.intra_threads, options.sessions, options.arena, options.provider.clone());
     if let Some(model) = with_engine(|e| e.models.get(&key).cloned()) {
         return Ok(model);
     }
@@ -85,6 +83,14 @@ pub fn model(path: &Path, options: ModelOptions) -> PyResult<Arc<Model>> {
     // first to finish wins.
     let loaded = Arc::new(Model::load(env, path, options).map_err(to_py)?);
     Ok(with_engine(|e| Arc::clone(e.models.entry(key).or_insert(loaded))))
+}
+
+/// The environment, or an error when `init` has not run.
+pub fn require_environment() -> PyResult<&'static Environment> {
+    match ENVIRONMENT.get() {
+        Some((env, _)) => Ok(env),
+        None => Err(runtime_library("ONNX Runtime is not loaded: call init() first".into())),
+    }
 }
 
 pub fn synthesizer(model: Arc<Model>) -> Synthesizer {
