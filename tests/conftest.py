@@ -30,3 +30,17 @@ def run_cli(*args: str, input: bytes | None = None, env: dict | None = None, cwd
     full_env = {**os.environ, **(env or {})}
     full_env.pop("VOCALIZE_DEBUG", None)
     return subprocess.run(cmd, input=input, capture_output=True, env=full_env, cwd=cwd, timeout=240)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _only_embedded_assets(tmp_path_factory):
+    """Tests see the embedded voices and model only, whatever this machine has downloaded:
+    the user voice folder and the Hugging Face cache are empty folders, and the Hub is
+    offline (tests that use a stand-in Hub on 127.0.0.1 turn it back on for themselves)."""
+    root = tmp_path_factory.mktemp("user-assets")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("VOCALIZE_VOICES_DIR", str(root / "voices"))
+        mp.setenv("HF_HOME", str(root / "hf"))
+        mp.setenv("HF_HUB_CACHE", str(root / "hf" / "hub"))
+        mp.setenv("HF_HUB_OFFLINE", "1")
+        yield

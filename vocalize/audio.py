@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import os
-import struct
-import tempfile
 import wave
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,9 +11,9 @@ from typing import BinaryIO
 
 import numpy as np
 
-from .errors import AudioDeviceError, OutputError
-
-SAMPLE_RATE = 24_000
+from .errors import AudioDeviceError
+# Re-exported: they live in .output so that the HTTP client can write files without numpy.
+from .output import SAMPLE_RATE, AtomicFile, wav_header, write_atomic  # noqa: F401
 
 
 def to_pcm16(samples: np.ndarray) -> bytes:
@@ -32,17 +30,6 @@ def wav_bytes(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> bytes:
         w.setframerate(sample_rate)
         w.writeframes(to_pcm16(samples))
     return buf.getvalue()
-
-
-def wav_header(sample_rate: int = SAMPLE_RATE, frames: int | None = None) -> bytes:
-    """A 44-byte header of a mono 16-bit PCM WAV file. With ``frames`` unknown (a stream to a
-    pipe) the sizes say "as long as possible", which readers take as "until the end"."""
-    data = 0xFFFFFFFF - 36 if frames is None else frames * 2
-    return (
-        b"RIFF" + struct.pack("<I", min(36 + data, 0xFFFFFFFF)) + b"WAVE"
-        + b"fmt " + struct.pack("<IHHIIHH", 16, 1, 1, sample_rate, sample_rate * 2, 2, 16)
-        + b"data" + struct.pack("<I", data)
-    )
 
 
 class WavStream:
@@ -65,64 +52,6 @@ class WavStream:
             self.out.seek(0)
             self.out.write(wav_header(self.sample_rate, self.frames))
         self.out.flush()
-
-
-class AtomicFile:
-    """A file written under a temporary name beside ``path`` and renamed into place by
-    :meth:`commit`; :meth:`discard` (or an exception in a ``with`` block) removes it."""
-
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path).expanduser()
-        folder = self.path.parent if str(self.path.parent) else Path(".")
-        try:
-            fd, self.tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".part", dir=folder)
-        except OSError as e:
-            raise OutputError(f"cannot write {self.path}: {e.strerror or e}") from None
-        self.file: BinaryIO = os.fdopen(fd, "w+b")
-
-    def commit(self) -> Path:
-        try:
-            self.file.close()
-            os.chmod(self.tmp, 0o644)
-            os.replace(self.tmp, self.path)
-        except OSError as e:
-            self.discard()
-            raise OutputError(f"cannot write {self.path}: {e.strerror or e}") from None
-        return self.path
-
-    def discard(self) -> None:
-        self.file.close()
-        if os.path.exists(self.tmp):
-            os.unlink(self.tmp)
-
-    def __enter__(self) -> "AtomicFile":
-        return self
-
-    def __exit__(self, kind: object, *rest: object) -> None:
-        if kind is not None:
-            self.discard()
-
-
-def write_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Writes ``data`` to a temporary file beside ``path`` and renames it into place, so a
-    failure never leaves a partial file."""
-    target = Path(path).expanduser()
-    folder = target.parent if str(target.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=folder)
-    except OSError as e:
-        raise OutputError(f"cannot write {target}: {e.strerror or e}") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except OSError as e:
-        raise OutputError(f"cannot write {target}: {e.strerror or e}") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return target
 
 
 @dataclass(frozen=True, eq=False)

@@ -46,15 +46,16 @@ def read_text(text: str | None) -> str:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=False, allow_dash=True), help="Write a 16-bit 24 kHz WAV file here; '-' streams it to standard output.")
 @click.option("--format", "fmt", type=click.Choice(["wav", "pcm"]), default="wav", show_default=True, help="Output format: WAV, or raw 16-bit little-endian 24 kHz mono PCM.")
 @click.option("--play", is_flag=True, help="Play through the default audio device (needs vocalize[play]).")
-@click.option("-v", "--voice", default=None, help="Voice name (see `vocalize voices`); default jm_kumo.")
+@click.option("-v", "--voice", default=None, help="Voice name (see `vocalize voices`), voice file, or blend like jm_kumo:0.7+jf_alpha:0.3; default jm_kumo.")
 @click.option("-s", "--speed", type=SPEED_RANGE, default=1.0, show_default=True, help="Speaking rate, 0.5 to 2.0.")
-@click.option("--model", type=click.Path(dir_okay=False), help="A Kokoro ONNX model file instead of the embedded one.")
+@click.option("--model", type=click.Path(dir_okay=False), help="fp32, fp16 or int8 (see `vocalize download model`), or a Kokoro ONNX model file; default the embedded int8 model.")
 @click.option("--voices", "voices_file", type=click.Path(dir_okay=False), help="A voices file (.npz, .npy or raw .bin).")
 @click.option("-l", "--lang", default="en-us", show_default=True, help="Language of the text: en-us, en-gb or ja.")
 @click.option("--g2p", type=click.Choice(["hibari", "ttstokenizer"]), default="hibari", show_default=True, help="English grapheme-to-phoneme backend; ttstokenizer needs its NLTK data (NLTK_DATA).")
 @click.option("--phonemes", "as_phonemes", is_flag=True, help="TEXT is raw phonemes in Kokoro's alphabet (see `vocalize phonemize`).")
 @click.option("--threads", type=click.IntRange(min=1), help="Inference threads (default: VOCALIZE_THREADS or the core count, at most 4).")
 @click.option("--verbose", is_flag=True, help="Print a timing tree of where the time went to standard error.")
+@click.option("--no-server", is_flag=True, help="Do not use a running `vocalize serve` (VOCALIZE_SERVER, default http://127.0.0.1:8880).")
 def speak(
     text: str | None,
     output: str | None,
@@ -69,6 +70,7 @@ def speak(
     as_phonemes: bool,
     threads: int | None,
     verbose: bool,
+    no_server: bool,
 ) -> None:
     """Speak TEXT (or standard input) into a WAV file or the speakers.
 
@@ -95,6 +97,13 @@ def speak(
 
             _native.enable_tracing()
     content = read_text(text)
+    # A running `vocalize serve` has the model loaded: use it for what it does the same way.
+    local_only = (play, verbose, model, voices_file, as_phonemes, threads, lang != "en-us", g2p != "hibari")
+    if output is not None and not no_server and not any(local_only):
+        from . import client
+
+        if client.try_speak(content, output, fmt, voice, speed) is not None:
+            return
     with timing.span("engine setup"):
         from .engine import Engine
 
@@ -168,39 +177,43 @@ def phonemize(text: str | None, lang: str, g2p: str) -> None:
     click.echo(frontend.phonemize(content))
 
 
-@cli.command("voices")
-@click.option("--voices", "voices_file", type=click.Path(dir_okay=False), help="List the voices in this file instead.")
-def list_voices(voices_file: str | None) -> None:
-    """List the available voices."""
-    from . import assets
+# `voices` (list, blend), `download` and `info` live in asset_commands (click only at import).
+from .asset_commands import download_command, info_command, voices_command  # noqa: E402
+from .voice_store import LANGUAGES, describe as describe_voice  # noqa: E402,F401  (kept for importers)
 
-    names = sorted(assets.load_voices(voices_file))
-    for name in names:
-        language, gender = describe_voice(name)
-        default = "  (default)" if name == assets.DEFAULT_VOICE and voices_file is None else ""
-        click.echo(f"{name:<16} {language:<20} {gender}{default}")
+cli.add_command(voices_command)
+cli.add_command(download_command)
+cli.add_command(info_command)
 
 
-LANGUAGES = {
-    "a": "American English",
-    "b": "British English",
-    "e": "Spanish",
-    "f": "French",
-    "h": "Hindi",
-    "i": "Italian",
-    "j": "Japanese",
-    "p": "Brazilian Portuguese",
-    "z": "Mandarin Chinese",
-}
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on; anything but loopback needs an API key.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8880, show_default=True, help="Port to listen on.")
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True, help="Requests synthesized at once (they share one model; their chunks take turns).")
+@click.option("--queue", type=click.IntRange(min=0), default=8, show_default=True, help="Requests that may wait for a worker; past that the server answers 503 with Retry-After.")
+@click.option("--max-input-chars", type=click.IntRange(min=1), default=4096, show_default=True, help="Longest input text accepted (longer: 413).")
+@click.option("--api-key", envvar="VOCALIZE_API_KEY", help="Require 'Authorization: Bearer KEY' (env VOCALIZE_API_KEY); needed off loopback.")
+@click.option("--threads", type=click.IntRange(min=1), help="Inference threads (default: VOCALIZE_THREADS or the core count, at most 4).")
+def serve(host: str, port: int, workers: int, queue: int, max_input_chars: int, api_key: str | None, threads: int | None) -> None:
+    """Serve OpenAI's speech API (POST /v1/audio/speech) from a warm engine.
 
+    Needs the server extra: pip install 'vocalize[server]'. `vocalize speak` uses a
+    running server by itself. /health says 200 once the model is loaded.
 
-def describe_voice(name: str) -> tuple[str, str]:
-    """Language and gender from Kokoro's naming convention (``jm_kumo``: Japanese, male)."""
-    prefix = name.split("_", 1)[0]
-    if len(prefix) != 2:
-        return "unknown", "unknown"
-    gender = {"f": "female", "m": "male"}.get(prefix[1], "unknown")
-    return LANGUAGES.get(prefix[0], "unknown"), gender
+    \b
+    Examples:
+      vocalize serve
+      curl -s localhost:8880/v1/audio/speech -H 'Content-Type: application/json' \\
+        -d '{"model":"kokoro","input":"Hello!","voice":"jm_kumo","response_format":"wav"}' -o hello.wav
+    """
+    try:
+        from .server import ServerSettings, serve as run_server
+    except ImportError as e:
+        raise click.ClickException(f"the server needs its extra: pip install 'vocalize[server]' ({e})") from None
+    settings = ServerSettings(host=host, port=port, workers=workers, queue=queue, max_input_chars=max_input_chars, api_key=api_key or None, threads=threads)
+    run_server(settings)
+    # Inference may still be finishing on a native thread: skip the interpreter's teardown.
+    _exit_now(0)
 
 
 def main() -> None:

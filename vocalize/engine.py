@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator
 
-from . import assets, timing
+from . import assets, hub, timing, voice_store
 from .errors import InputError, ModelError
 
 if TYPE_CHECKING:
@@ -48,8 +48,9 @@ def default_threads() -> int:
 
 
 def voices(voices: str | os.PathLike[str] | None = None) -> list[str]:
-    """Names of the voices in ``voices`` (a file), or of the embedded default voices."""
-    return sorted(assets.load_voices(voices))
+    """Names of the voices in ``voices`` (a file), or of every voice usable now: the user
+    voice folder's, the embedded ones and those downloaded (see :mod:`vocalize.voice_store`)."""
+    return sorted(assets.load_voices(voices)) if voices is not None else voice_store.names()
 
 
 def _frontend(lang: str, g2p: str = "hibari") -> "Frontend":
@@ -60,6 +61,35 @@ def _frontend(lang: str, g2p: str = "hibari") -> "Frontend":
 
             frontend = _frontends[(lang, g2p)] = Frontend(lang, g2p=g2p)
         return frontend
+
+
+PROVIDERS = ("cpu", "cuda", "tensorrt", "rocm", "coreml", "openvino", "xnnpack")
+
+
+def _check_provider(provider: str) -> str:
+    name = str(provider).lower().removesuffix("executionprovider")
+    if name not in PROVIDERS:
+        raise InputError(f"unknown execution provider {provider!r}; choose from {', '.join(PROVIDERS)}")
+    return name
+
+
+def _available_or_cpu(provider: str) -> str:
+    """``provider`` when the loaded ONNX Runtime has it, else ``cpu`` with a warning."""
+    from . import _native
+
+    full = dict(_native.known_providers())[provider]
+    available = _native.available_providers()
+    if full in available:
+        return provider
+    import logging
+
+    logging.getLogger("vocalize").warning(
+        "vocalize: this ONNX Runtime has no %s (it has %s); using the CPU. "
+        "Install the onnxruntime build for that device (e.g. onnxruntime-gpu) to use it.",
+        full,
+        ", ".join(available),
+    )
+    return "cpu"
 
 
 def _check_speed(speed: float) -> float:
@@ -89,6 +119,7 @@ class Engine:
         lang: str = "en-us",
         threads: int | None = None,
         g2p: str = "hibari",
+        provider: str | None = None,
     ) -> None:
         self.speed = _check_speed(speed)
         self.g2p = g2p
@@ -99,21 +130,22 @@ class Engine:
         self.sessions = 1
         if self.threads < 1:
             raise InputError(f"threads must be at least 1, got {threads}")
-        self._model_path = Path(model).expanduser().resolve() if model is not None else None
+        # A path, or a downloaded variant: "fp32", "fp16", "int8" (None: the embedded model).
+        self._model_path = hub.model_file(model) if model is not None else None
         if self._model_path is not None and not self._model_path.is_file():
             raise ModelError(f"model file not found: {self._model_path}")
         self._voices_path = voices
+        self.provider = _check_provider(provider or os.environ.get("VOCALIZE_PROVIDER") or "cpu")
         self.voice = self._check_voice(voice or assets.DEFAULT_VOICE)
 
     @property
     def voices(self) -> list[str]:
-        """Voices this engine can speak with."""
-        return sorted(assets.load_voices(self._voices_path))
+        """Voice names this engine can speak with (blends and voice files work too)."""
+        return voice_store.names(self._voices_path)
 
     def _check_voice(self, voice: str) -> str:
-        available = assets.load_voices(self._voices_path)
-        if voice not in available:
-            raise InputError(f"unknown voice {voice!r}; available: {', '.join(sorted(available))}")
+        """Checks a voice spec (a name, a voice file or a blend) resolves; returns it."""
+        voice_store.resolve(voice, self._voices_path)
         return voice
 
     def _model(self):
@@ -124,9 +156,15 @@ class Engine:
     def _load_model(self):
         from . import _native
 
-        _native.init(str(assets.ort_library()))
+        library = assets.ort_library()
+        _native.init(str(library))
+        if self.provider != "cpu":
+            self.provider = _available_or_cpu(self.provider)
         path = self._model_path or assets.default_model()
-        return _native.load_model(str(path), self.threads, self.sessions)
+        optimized = None if os.environ.get("VOCALIZE_NO_OPTIMIZED_CACHE") else assets.optimized_model_path(path, library, self.provider)
+        return _native.load_model(
+            str(path), self.threads, self.sessions, provider=self.provider, optimized=str(optimized) if optimized else None
+        )
 
     def _model_in_background(self) -> "Callable[[], Any]":
         """Starts loading the model on another thread (the native load releases the GIL, so
@@ -284,7 +322,7 @@ class Engine:
         content = text if phonemes is None else phonemes
         if not isinstance(content, str):
             raise InputError(f"text must be a string, got {type(content).__name__}")
-        style = assets.load_voices(self._voices_path)[self._check_voice(voice) if voice else self.voice]
+        style = voice_store.resolve(voice or self.voice, self._voices_path)
         rate = self.speed if speed is None else _check_speed(speed)
         if not content.strip():
             raise InputError("text is empty" if phonemes is None else "phonemes are empty")
@@ -299,7 +337,7 @@ class Engine:
 
 
 # Ids in the first chunk of a stream: short, so the first audio comes quickly.
-FIRST_CHUNK_TOKENS = 60
+FIRST_CHUNK_TOKENS = 20
 # Characters of text the frontend reads before the first chunk starts synthesizing.
 HEAD_CHARS = 400
 

@@ -141,11 +141,15 @@ def boundary_after(words: list[Word], i: int) -> str | None:
 
 
 def pack_words(words: list[Word], limit: int, first_limit: int | None = None) -> list[list[Word]]:
-    """Consecutive groups of ``words`` whose joined phonemes have at most ``limit`` characters
-    (``first_limit`` for the first group). Each group ends at the last clause break that fits,
-    else the last word break, else wherever the limit falls. Nothing is dropped."""
-    first_limit = limit if first_limit is None else first_limit
-    words = _cut_long_words(words, min(limit, first_limit))
+    """Consecutive groups of ``words`` whose joined phonemes have at most ``limit`` characters.
+
+    With ``first_limit`` the first group has at most that many, and each later one at most
+    twice the one before (up to ``limit``): a short first piece to start audio early, each
+    next one no longer than what can be synthesized while the one before plays. Each group
+    ends at the last clause break that fits, else the last word break, else wherever the
+    limit falls. Nothing is dropped."""
+    first_limit = limit if first_limit is None else min(first_limit, limit)
+    words = _cut_long_words(words, first_limit)
     groups: list[list[Word]] = []
     start, cap = 0, first_limit
     n = len(words)
@@ -166,7 +170,7 @@ def pack_words(words: list[Word], limit: int, first_limit: int | None = None) ->
                     best_word = end
         cut = n if end == n else (best_clause or best_word or max(end, start + 1))
         groups.append(words[start:cut])
-        start, cap = cut, limit
+        start, cap = cut, min(limit, cap * 2)
     return groups
 
 

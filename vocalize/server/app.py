@@ -1,0 +1,490 @@
+"""The HTTP API: OpenAI's ``POST /v1/audio/speech`` and friends, over one warm engine.
+
+Routes: ``POST /v1/audio/speech``, ``GET /v1/audio/voices``, ``GET /v1/models``,
+``GET /health``, ``GET /status``, ``GET /metrics``, ``GET /openapi.json`` (and ``/docs``).
+Errors are JSON in OpenAI's shape: ``{"error": {"message", "type", "param", "code"}}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import dataclasses
+import hmac
+import logging
+import re
+import threading
+import time
+from typing import TYPE_CHECKING, Any, AsyncIterator, Literal, Union
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .. import __version__, assets
+from ..errors import InputError, VocalizeError
+from . import encoders
+from .admission import Admission, Busy
+from .jobs import CANCELLED, DATA, END, ERROR, Job
+from .metrics import Metrics
+
+if TYPE_CHECKING:
+    from ..engine import Engine
+
+log = logging.getLogger("vocalize.server")
+
+MODEL_ID = "kokoro"
+# Model names OpenAI clients send; all of them are the one Kokoro model.
+MODEL_ALIASES = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts")
+# OpenAI's voice names speak with the server's default voice, so OpenAI clients work as is.
+OPENAI_VOICES = (
+    "alloy", "ash", "ballad", "cedar", "coral", "echo", "fable", "marin", "nova", "onyx", "sage", "shimmer", "verse",
+)
+# A voice in a request: a name, or a blend of names with weights (``a:0.7+b:0.3`` or
+# ``a(7)+b(3)``). Never a path: no separators, no dots, so never a file outside the voice store.
+_NAME = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"
+_WEIGHT = r"(?:\s*:\s*\d+(?:\.\d+)?|\s*\(\s*\d+(?:\.\d+)?\s*\))"
+VOICE_SPEC = re.compile(rf"{_NAME}{_WEIGHT}?(?:\s*\+\s*{_NAME}{_WEIGHT}?)*")
+VOICE_NAME = re.compile(_NAME)
+
+
+@dataclasses.dataclass
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 8880
+    workers: int = 2
+    queue: int = 8
+    queue_timeout: float = 30.0
+    max_input_chars: int = 4096
+    api_key: str | None = None
+    threads: int | None = None
+
+    @property
+    def max_body_bytes(self) -> int:
+        """JSON escapes make a character up to 6 bytes (``\\uXXXX``), plus room for the rest."""
+        return 16_384 + 6 * self.max_input_chars
+
+
+class SpeechRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    model: str = Field(MODEL_ID, description=f"`{MODEL_ID}`, or one of OpenAI's names for it: {', '.join(MODEL_ALIASES)}.")
+    input: str = Field(description="The text to speak (at most the server's --max-input-chars characters).")
+    voice: Union[str, dict[str, str]] = Field(
+        assets.DEFAULT_VOICE,
+        description="A voice from GET /v1/audio/voices, a blend such as `jm_kumo:0.7+jf_alpha:0.3`, or an OpenAI "
+        "voice name (alloy, echo, …), which speaks with the default voice. `{\"id\": name}` is accepted too.",
+    )
+    response_format: str = Field("mp3", description=f"One of: {', '.join(encoders.FORMATS)}. `pcm` is 16-bit LE 24 kHz mono.")
+    speed: float = Field(1.0, description="Speaking rate, 0.5 to 2.0.")
+    instructions: str | None = Field(None, description="Accepted for compatibility and ignored.")
+    stream_format: Literal["audio"] = Field("audio", description="Only `audio` (the bytes, streamed) is supported.")
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, kind: str, param: str | None = None, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.kind, self.param, self.headers = status, message, kind, param, headers or {}
+
+
+ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
+               405: "invalid_request_error", 413: "invalid_request_error", 503: "server_busy", 500: "server_error"}
+
+
+def error_response(status: int, message: str, code: str | None = None, param: str | None = None,
+                   headers: dict[str, str] | None = None) -> JSONResponse:
+    body = {"error": {"message": message, "type": ERROR_TYPES.get(status, "server_error"), "param": param, "code": code}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+class _State:
+    """What one app instance shares between requests."""
+
+    def __init__(self, settings: ServerSettings, engine: "Engine | None") -> None:
+        self.settings = settings
+        self.engine = engine
+        self.ready = threading.Event()
+        self.failure: BaseException | None = None
+        self.model_path = ""
+        self.started = time.monotonic()
+        self.admission = Admission(settings.workers, settings.queue, settings.queue_timeout)
+        self.pool = concurrent.futures.ThreadPoolExecutor(settings.workers, thread_name_prefix="vocalize-speech")
+        self.jobs: set[Job] = set()
+        self.metrics = Metrics(lambda: self.admission.busy, lambda: self.admission.queued, MODEL_ID, __version__)
+
+    def warm_up(self) -> None:
+        """Loads the model and the text frontend and runs one short synthesis; then ready."""
+        try:
+            if self.engine is None:
+                from ..engine import Engine
+
+                self.engine = Engine(threads=self.settings.threads)
+            self.engine.warm_up()
+            self.engine.synthesize("Ready.")
+            self.model_path = str(assets.default_model())
+            self.ready.set()
+            log.info("vocalize: ready (model %s, %d threads)", self.model_path, self.engine.threads)
+        except BaseException as e:  # reported by /health and by the serve command
+            self.failure = e
+            log.error("vocalize: error: warm-up failed: %s", e)
+
+    def voices(self) -> list[str]:
+        assert self.engine is not None
+        return list(self.engine.voices)
+
+
+def create_app(settings: ServerSettings | None = None, engine: "Engine | None" = None, warm_up: bool = True) -> FastAPI:
+    """The ASGI app. It warms ``engine`` (by default a new :class:`Engine`) on a thread at
+    start-up; ``/health`` says 503 until that is done."""
+    settings = settings or ServerSettings()
+    state = _State(settings, engine)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        thread = threading.Thread(target=state.warm_up, name="vocalize-warm-up", daemon=True) if warm_up else None
+        if thread:
+            thread.start()
+        app.state.warm_up_thread = thread
+        try:
+            yield
+        finally:
+            for job in list(state.jobs):
+                job.cancel()
+            state.pool.shutdown(wait=False, cancel_futures=True)
+
+    app = FastAPI(
+        title="vocalize",
+        version=__version__,
+        summary="Local text-to-speech (Kokoro-82M) with OpenAI's speech API.",
+        lifespan=lifespan,
+    )
+    app.state.vocalize = state
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, e: ApiError) -> JSONResponse:
+        return error_response(e.status, e.message, e.kind, e.param, e.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, e: RequestValidationError) -> JSONResponse:
+        state.metrics.errors.labels("invalid_request").inc()
+        if any(item.get("type") == "json_invalid" for item in e.errors()):
+            return error_response(400, "the request body is not valid JSON", "invalid_json")
+        problems = []
+        for item in e.errors():
+            where = ".".join(str(p) for p in item.get("loc", ()) if p != "body")
+            problems.append(f"{where}: {item.get('msg')}" if where else str(item.get("msg")))
+        param = ".".join(str(p) for p in e.errors()[0].get("loc", ()) if p != "body") if e.errors() else None
+        return error_response(400, "; ".join(problems) or "invalid request", "invalid_request", param or None)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, e: StarletteHTTPException) -> JSONResponse:
+        if e.status_code == 413:
+            state.metrics.errors.labels("too_large").inc()
+        return error_response(e.status_code, str(e.detail), None, None, dict(e.headers or {}))
+
+    @app.get("/health", summary="200 once the engine is warm, 503 before", tags=["server"])
+    async def health() -> JSONResponse:
+        if state.ready.is_set():
+            return JSONResponse({"status": "ready"})
+        if state.failure is not None:
+            return JSONResponse({"status": "failed", "error": str(state.failure)}, status_code=503)
+        return JSONResponse({"status": "loading"}, status_code=503, headers={"Retry-After": "1"})
+
+    @app.get("/v1/models", summary="The model (and OpenAI's names for it)", tags=["openai"])
+    async def models() -> dict[str, Any]:
+        created = int(time.time() - (time.monotonic() - state.started))
+        ids = (MODEL_ID, *MODEL_ALIASES)
+        return {"object": "list", "data": [{"id": i, "object": "model", "created": created, "owned_by": "vocalize"} for i in ids]}
+
+    @app.get("/v1/models/{model_id}", summary="One model", tags=["openai"])
+    async def model(model_id: str) -> dict[str, Any]:
+        if model_id not in (MODEL_ID, *MODEL_ALIASES):
+            raise ApiError(404, f"unknown model {model_id!r}; valid models: {', '.join((MODEL_ID, *MODEL_ALIASES))}", "model_not_found", "model")
+        return {"id": model_id, "object": "model", "created": int(time.time() - (time.monotonic() - state.started)), "owned_by": "vocalize"}
+
+    @app.get("/v1/audio/voices", summary="Voices to speak with", tags=["openai"])
+    async def voices() -> dict[str, Any]:
+        _require_ready(state)
+        return {
+            "voices": state.voices(),
+            "default": assets.DEFAULT_VOICE,
+            "openai_aliases": {name: assets.DEFAULT_VOICE for name in OPENAI_VOICES},
+        }
+
+    @app.get("/status", summary="Model, voices, threads, uptime and load", tags=["server"])
+    async def status() -> dict[str, Any]:
+        engine = state.engine
+        return {
+            "ready": state.ready.is_set(),
+            "version": __version__,
+            "model": {"id": MODEL_ID, "path": state.model_path},
+            "voices": state.voices() if state.ready.is_set() else [],
+            "default_voice": assets.DEFAULT_VOICE,
+            "threads": engine.threads if engine is not None else None,
+            "workers": settings.workers,
+            "queue_limit": settings.queue,
+            "max_input_chars": settings.max_input_chars,
+            "in_flight": state.admission.busy,
+            "queued": state.admission.queued,
+            "uptime_seconds": round(time.monotonic() - state.started, 3),
+        }
+
+    @app.get("/metrics", summary="Prometheus metrics (text format)", tags=["server"])
+    async def metrics() -> Response:
+        return Response(state.metrics.render(), media_type=state.metrics.content_type)
+
+    @app.post(
+        "/v1/audio/speech",
+        summary="Speak text (OpenAI's create speech); the audio is streamed as it is synthesized",
+        tags=["openai"],
+        response_class=StreamingResponse,
+        responses={
+            200: {"content": {t: {"schema": {"type": "string", "format": "binary"}} for t in encoders.MEDIA_TYPES.values()},
+                  "description": "The audio, sent with chunked transfer encoding as it is made."},
+            400: {"description": "Bad input: unknown voice, format or model, speed out of range, empty text."},
+            401: {"description": "Missing or wrong API key."},
+            413: {"description": "Input text or request body too long."},
+            503: {"description": "Busy (queue full; see Retry-After) or still warming up."},
+        },
+    )
+    async def speech(body: SpeechRequest, request: Request) -> Response:
+        return await _speech(state, body, request)
+
+    app.add_middleware(_Guard, state=state)
+    return app
+
+
+def _require_ready(state: _State) -> None:
+    if not state.ready.is_set():
+        state.metrics.errors.labels("not_ready").inc()
+        message = f"warm-up failed: {state.failure}" if state.failure else "the engine is warming up; try again shortly"
+        raise ApiError(503, message, "not_ready", headers={"Retry-After": "1"})
+
+
+def _bad(state: _State, message: str, param: str, status: int = 400, kind: str = "invalid_request") -> ApiError:
+    state.metrics.errors.labels("too_large" if status == 413 else kind).inc()
+    return ApiError(status, message, "too_large" if status == 413 else "invalid_" + param, param)
+
+
+def _voice(state: _State, voice: Union[str, dict[str, str]]) -> str:
+    """The request's voice spec, checked: a known name, an OpenAI name, or a blend of names."""
+    if isinstance(voice, dict):
+        voice = voice.get("id", "")
+    voice = voice.strip()
+    valid = state.voices()
+    if voice.lower() in OPENAI_VOICES:
+        return assets.DEFAULT_VOICE
+    if not VOICE_SPEC.fullmatch(voice):
+        raise _bad(
+            state,
+            f"invalid voice {voice!r}: give a voice name or a blend like 'jm_kumo:0.7+jf_alpha:0.3' "
+            f"(no paths); valid voices: {', '.join(valid)}",
+            "voice",
+        )
+    if VOICE_NAME.fullmatch(voice) and voice not in valid:
+        raise _bad(state, f"unknown voice {voice!r}; valid voices: {', '.join(valid)}", "voice")
+    return voice
+
+
+async def _speech(state: _State, body: SpeechRequest, request: Request) -> Response:
+    arrived = time.perf_counter()
+    settings = state.settings
+    _require_ready(state)
+    assert state.engine is not None
+    from ..engine import MAX_SPEED, MIN_SPEED
+
+    if body.model not in (MODEL_ID, *MODEL_ALIASES):
+        raise _bad(state, f"unknown model {body.model!r}; valid models: {', '.join((MODEL_ID, *MODEL_ALIASES))}", "model")
+    fmt = body.response_format.lower()
+    if fmt not in encoders.FORMATS:
+        raise _bad(state, f"unsupported response_format {body.response_format!r}; valid formats: {', '.join(encoders.FORMATS)}", "response_format")
+    if not MIN_SPEED <= body.speed <= MAX_SPEED:
+        raise _bad(state, f"speed must be between {MIN_SPEED} and {MAX_SPEED}, got {body.speed:g}", "speed")
+    if len(body.input) > settings.max_input_chars:
+        raise _bad(state, f"input is {len(body.input)} characters; this server takes at most {settings.max_input_chars}", "input", 413)
+    if not body.input.strip():
+        raise _bad(state, "text is empty", "input")
+    voice = _voice(state, body.voice)
+
+    try:
+        await _unless_disconnected(request, state.admission.acquire())
+    except Busy as e:
+        state.metrics.errors.labels("busy").inc()
+        raise ApiError(503, str(e), "server_busy", headers={"Retry-After": str(e.retry_after)}) from None
+    except _Disconnected:
+        state.metrics.errors.labels("cancelled").inc()
+        return Response(status_code=499)
+    queued = time.perf_counter() - arrived
+    state.metrics.queue_wait.observe(queued)
+
+    def done(job: Job) -> None:
+        state.jobs.discard(job)
+        state.admission.release(time.perf_counter() - job.started if job.started else None)
+
+    loop = asyncio.get_running_loop()
+    try:
+        job = Job(state.engine, body.input, voice, body.speed, encoders.encoder(fmt), loop, done)
+        state.jobs.add(job)
+        state.pool.submit(job.run)
+    except BaseException:
+        state.admission.release()
+        raise
+
+    # The status line waits for the first audio, so bad input found by the engine is a 400.
+    try:
+        kind, payload = await _unless_disconnected(request, job.items.get())
+    except _Disconnected:
+        job.cancel()
+        state.metrics.errors.labels("cancelled").inc()
+        return Response(status_code=499)
+    if kind == ERROR:
+        if isinstance(payload, InputError):
+            state.metrics.errors.labels("invalid_request").inc()
+            message = str(payload)
+            if "voice" in message and "valid voices" not in message:
+                message += f"; valid voices: {', '.join(state.voices())}"
+            raise ApiError(400, message, "invalid_request", "voice" if "voice" in message else "input")
+        state.metrics.errors.labels("synthesis").inc()
+        log.error("vocalize: synthesis failed: %s", payload, exc_info=not isinstance(payload, VocalizeError))
+        raise ApiError(500, f"synthesis failed: {payload}", "synthesis_failed")
+    if kind != DATA:
+        state.metrics.errors.labels("cancelled").inc()
+        return Response(status_code=499)
+    state.metrics.first_audio.observe(time.perf_counter() - arrived)
+    state.metrics.characters.inc(len(body.input))
+    return SpeechResponse(state, job, payload, arrived, media_type=encoders.MEDIA_TYPES[fmt])
+
+
+class SpeechResponse(StreamingResponse):
+    """Streams a job's bytes; however the response ends, the job is cancelled and counted."""
+
+    def __init__(self, state: _State, job: Job, first: bytes, arrived: float, media_type: str) -> None:
+        self.state, self.job, self.arrived = state, job, arrived
+        super().__init__(self._chunks(first), media_type=media_type, headers={"Cache-Control": "no-store"})
+
+    async def _chunks(self, first: bytes) -> AsyncIterator[bytes]:
+        if first:
+            yield first
+        while True:
+            kind, payload = await self.job.items.get()
+            if kind == DATA:
+                if payload:
+                    yield payload
+            elif kind == END:
+                return
+            elif kind == ERROR:
+                self.state.metrics.errors.labels("synthesis").inc()
+                raise RuntimeError(f"synthesis failed after the response started: {payload}") from payload
+            elif kind == CANCELLED:
+                return
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            job, metrics = self.job, self.state.metrics
+            if job.completed:
+                metrics.latency.observe(time.perf_counter() - self.arrived)
+                metrics.audio_seconds.inc(job.audio_seconds)
+                if job.audio_seconds > 0:
+                    metrics.rtf.observe(job.synthesis_seconds / job.audio_seconds)
+            else:
+                job.cancel()
+                metrics.errors.labels("cancelled").inc()
+
+
+class _Disconnected(Exception):
+    pass
+
+
+async def _unless_disconnected(request: Request, work: Any) -> Any:
+    """Awaits ``work`` unless the client disconnects first (then raises :class:`_Disconnected`)."""
+    task = asyncio.ensure_future(work)
+
+    async def disconnected() -> None:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+
+    watch = asyncio.ensure_future(disconnected())
+    try:
+        done, _ = await asyncio.wait({task, watch}, return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:
+        task.cancel()
+        raise
+    finally:
+        watch.cancel()
+    if task in done:
+        return task.result()
+    task.cancel()
+    with contextlib.suppress(BaseException):
+        await task
+    raise _Disconnected()
+
+
+class _BodyTooLarge(StarletteHTTPException):
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"request body larger than {limit} bytes")
+
+
+OPEN_PATHS = ("/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc")
+ROUTES = ("/v1/audio/speech", "/v1/audio/voices", "/v1/models", "/health", "/status", "/metrics", "/openapi.json", "/docs")
+
+
+class _Guard:
+    """ASGI middleware: the API key, the request body limit, and counting responses."""
+
+    def __init__(self, app: Any, state: _State) -> None:
+        self.app, self.state = app, state
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state, settings = self.state, self.state.settings
+        path = scope.get("path", "")
+        route = path if path in ROUTES else "/v1/models/{id}" if path.startswith("/v1/models/") else "other"
+        status_seen: list[int] = []
+
+        async def counted_send(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                status_seen.append(message["status"])
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-vocalize-version", __version__.encode())]
+            await send(message)
+
+        try:
+            headers = dict(scope.get("headers") or [])
+            if settings.api_key and path not in OPEN_PATHS and not _authorized(headers.get(b"authorization", b""), settings.api_key):
+                state.metrics.errors.labels("unauthorized").inc()
+                response = error_response(401, "missing or wrong API key: send 'Authorization: Bearer <key>'",
+                                          "invalid_api_key", headers={"WWW-Authenticate": "Bearer"})
+                await response(scope, receive, counted_send)
+                return
+            limit = settings.max_body_bytes
+            length = headers.get(b"content-length")
+            if length is not None and length.isdigit() and int(length) > limit:
+                state.metrics.errors.labels("too_large").inc()
+                await error_response(413, f"request body larger than {limit} bytes", "body_too_large")(scope, receive, counted_send)
+                return
+            received = 0
+
+            async def limited_receive() -> Any:
+                nonlocal received
+                message = await receive()
+                if message["type"] == "http.request":
+                    received += len(message.get("body", b""))
+                    if received > limit:
+                        raise _BodyTooLarge(limit)
+                return message
+
+            await self.app(scope, limited_receive, counted_send)
+        finally:
+            state.metrics.requests.labels(route, str(status_seen[0]) if status_seen else "none").inc()
+
+
+def _authorized(header: bytes, key: str) -> bool:
+    scheme, _, token = header.decode("latin-1").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), key.encode())
