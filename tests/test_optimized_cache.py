@@ -1,0 +1,120 @@
+"""The cache of ONNX Runtime's optimized graph: written once, reused, rebuilt when damaged."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import read_wav, run_cli
+
+
+def speak(cache: Path, out: Path, *extra: str):
+    return run_cli(
+        "speak", "Hello, world!", "-o", str(out), "--no-server", "--verbose", *extra,
+        env={"VOCALIZE_CACHE": str(cache)},
+    )
+
+
+def entries(cache: Path) -> list[Path]:
+    return sorted((cache / "optimized").glob("*.onnx"))
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory):
+    """A new cache after one `speak`: the model assembled and its optimized graph saved."""
+    cache = tmp_path_factory.mktemp("cache")
+    out = cache.parent / "first.wav"
+    result = speak(cache, out)
+    assert result.returncode == 0, result.stderr.decode()
+    return cache, out, result.stderr.decode()
+
+
+def test_first_load_saves_the_optimized_graph(first_run):
+    cache, _, log = first_run
+    assert "optimize_and_save" in log
+    (entry,) = entries(cache)
+    assert int(Path(f"{entry}.size").read_text()) == entry.stat().st_size > 1_000_000
+    assert not list((cache / "optimized").glob("*.tmp")), "a temporary file was left behind"
+
+
+def test_later_loads_use_it_and_sound_the_same(first_run, tmp_path):
+    cache, first, _ = first_run
+    out = tmp_path / "again.wav"
+    result = speak(cache, out)
+    log = result.stderr.decode()
+    assert result.returncode == 0, log
+    assert "load_optimized" in log and "optimize_and_save" not in log
+    assert (read_wav(out) == read_wav(first)).all()
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "no size file"])
+def test_a_damaged_entry_is_rebuilt_not_used(first_run, tmp_path, damage):
+    import shutil
+
+    cache = tmp_path / "cache"
+    shutil.copytree(first_run[0], cache)
+    (entry,) = entries(cache)
+    size = entry.stat().st_size
+    if damage == "truncate":
+        with open(entry, "r+b") as f:
+            f.truncate(size // 2)
+    elif damage == "garbage":  # the right size, so only loading it can tell
+        entry.write_bytes(b"\x07not a model" * (size // 12) + b"\0" * (size % 12))
+        assert entry.stat().st_size == size
+    else:
+        Path(f"{entry}.size").unlink()
+    out = tmp_path / "rebuilt.wav"
+    result = speak(cache, out)
+    log = result.stderr.decode()
+    assert result.returncode == 0, log
+    assert "optimize_and_save" in log
+    assert entry.stat().st_size == size == int(Path(f"{entry}.size").read_text())
+    assert (read_wav(out) == read_wav(first_run[1])).all()
+
+
+def test_two_processes_on_an_empty_cache_both_succeed(tmp_path):
+    cache = tmp_path / "cache"
+    exe = [sys.executable, "-m", "vocalize.cli"]
+    env = {**__import__("os").environ, "VOCALIZE_CACHE": str(cache)}
+    procs = [
+        subprocess.Popen(
+            [*exe, "speak", "Hello, world!", "-o", str(tmp_path / f"{i}.wav"), "--no-server"],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+        for i in range(2)
+    ]
+    for p in procs:
+        _, err = p.communicate(timeout=240)
+        assert p.returncode == 0, err.decode()
+    assert (read_wav(tmp_path / "0.wav") == read_wav(tmp_path / "1.wav")).all()
+    (entry,) = entries(cache)
+    assert int(Path(f"{entry}.size").read_text()) == entry.stat().st_size
+    assert not [p for p in cache.rglob("*") if p.name.endswith((".tmp", ".part"))]
+
+
+def test_an_unwritable_cache_location_still_loads(tmp_path):
+    """When the optimized graph cannot be saved (read-only or full disk), the model loads anyway."""
+    from vocalize import _native, assets
+
+    _native.init(str(assets.ort_library()))
+    blocked = tmp_path / "file-not-folder"
+    blocked.write_text("")
+    model = _native.load_model(str(assets.default_model()), 1, 1, optimized=str(blocked / "m.onnx"))
+    assert model.schema[0] == "tokens"
+    assert list(tmp_path.iterdir()) == [blocked]
+
+
+def test_the_cache_key_follows_model_runtime_and_provider(tmp_path, monkeypatch):
+    from vocalize import assets
+
+    monkeypatch.setenv("VOCALIZE_CACHE", str(tmp_path))
+    model = tmp_path / "m.onnx"
+    model.write_bytes(b"x" * 10)
+    library = assets.ort_library()
+    first = assets.optimized_model_path(model, library)
+    assert first is not None and first.parent == tmp_path / "optimized"
+    assert assets.optimized_model_path(model, library) == first
+    model.write_bytes(b"y" * 11)
+    assert assets.optimized_model_path(model, library) != first
+    assert assets.optimized_model_path(model, library, "cuda") is None
