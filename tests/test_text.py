@@ -12,7 +12,7 @@ import pytest
 
 from vocalize.errors import AssetError, InputError
 from vocalize.text import Chunk, Frontend
-from vocalize.text.g2p import MERGE_TARGET, get_g2p
+from vocalize.text.g2p import MERGE_TARGET, SENTENCE_MAX, get_g2p
 from vocalize.text.normalize import normalize
 from vocalize.text.segment import PAUSES, Word, join_phonemes, pack_words, split_long_text, split_sentences
 from vocalize.text.vocab import Vocab, load_vocab
@@ -253,6 +253,26 @@ def test_first_chunk_max(frontend: Frontend, first_chunk_max: int) -> None:
     _check_chunks(chunks, 200)
     assert len(chunks[0].token_ids) <= first_chunk_max
     assert _letters_words(" ".join(c.text for c in chunks)) == _letters_words(normalize(text))
+
+
+@pytest.mark.parametrize("seed", [2, 5])
+def test_chunks_ramp_up_from_a_short_first_one(frontend: Frontend, seed: int) -> None:
+    """Each chunk after a short first one is at most twice as long as the cap before it, so
+    it is synthesized while the previous one plays; none exceeds the sentence bound."""
+    text = _prose(2000, seed=seed)
+    chunks = frontend.chunks(text, first_chunk_max=20)
+    sizes = [len(c.token_ids) for c in chunks]
+    caps = [min(SENTENCE_MAX, 20 << i) for i in range(len(sizes))]
+    assert all(size <= cap for size, cap in zip(sizes, caps)), list(zip(sizes, caps))[:8]
+    assert _letters_words(" ".join(c.text for c in chunks)) == _letters_words(normalize(text))
+
+
+def test_a_long_sentence_is_cut_within_the_bound(frontend: Frontend) -> None:
+    text = "The committee, after a long debate that lasted well into the night, " * 6 + "finally voted."
+    chunks = frontend.chunks(text)
+    assert len(chunks) > 1
+    assert all(len(c.token_ids) <= SENTENCE_MAX for c in chunks)
+    assert all(c.text.endswith(",") for c in chunks[:-1])  # cut at clause breaks
 
 
 def test_long_word_is_cut_not_dropped() -> None:
