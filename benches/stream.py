@@ -40,19 +40,32 @@ def long_text() -> str:
     return " ".join(out)
 
 
+def rss_mb() -> float:
+    """Current resident memory (Linux); 0 where /proc is missing."""
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024
+    except (OSError, StopIteration):
+        return 0.0
+
+
 def child_vocalize(text: str) -> dict:
     import vocalize
 
     engine = vocalize.Engine()
     engine.synthesize("Warm up the engine.")
+    expected = len(engine.chunks(text))
     start = time.perf_counter()
     first = None
     seconds = 0.0
+    samples = []  # RSS after each piece: flat memory means no growth from piece to piece
     for piece in engine.stream(text):
         if first is None:
             first = time.perf_counter() - start
         seconds += piece.duration
-    return {"first": first, "total": time.perf_counter() - start, "audio": seconds}
+        samples.append(rss_mb())
+    quarter = samples[max(0, min(len(samples), expected) // 4 - 1)]
+    return {"first": first, "total": time.perf_counter() - start, "audio": seconds, "rss_quarter": quarter, "rss_end": samples[-1]}
 
 
 def child_kokoro_onnx(text: str) -> dict:
@@ -119,6 +132,8 @@ def main() -> None:
                 f"  {engine:<12} first audio {r['first'] * 1000:7.0f} ms   {r['audio'] / r['total']:5.2f}x real time"
                 f"   ({r['audio']:.1f} s of audio in {r['total']:.1f} s)   peak RSS {r['rss_mb']:5.0f} MB"
             )
+            if "rss_end" in r:
+                print(f"  {'':<12} RSS a quarter of the way {r['rss_quarter']:.0f} MB, at the end {r['rss_end']:.0f} MB")
         if len(results) == 2:
             v, k = results["vocalize"], results["kokoro-onnx"]
             print(

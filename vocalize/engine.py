@@ -241,7 +241,7 @@ class Engine:
         """Speaks ``text`` chunk by chunk, yielding each piece of audio as soon as it exists.
 
         The first chunk is kept short so audio starts early; the rest of the text goes
-        through the frontend on another thread while the first chunk is synthesized. The
+        through the frontend on another thread while the next chunks are synthesized. The
         pieces joined are the audio :meth:`synthesize` returns. Leaving the loop early (or
         closing the generator) cancels the work not yet started."""
         from .audio import Audio
@@ -251,16 +251,23 @@ class Engine:
         first, tail = self._plan(content, phonemes is not None)
         stream = model().stream(_requests(first, style, rate), more=bool(tail))
         failure: list[BaseException] = []
+        feeder = None
         if tail:
             feeder = threading.Thread(
                 target=self._feed, args=(stream, tail, style, rate, failure), name="vocalize-frontend", daemon=True
             )
-            feeder.start()
         try:
             for samples in stream:
+                # The rest of the text goes through the frontend once the first audio exists:
+                # until then the first chunk's inference has every core (the chunks queued
+                # from the head keep the model busy meanwhile).
+                if feeder is not None and not feeder.is_alive() and feeder.ident is None:
+                    feeder.start()
                 yield Audio(samples)
         finally:
             stream.close()
+            if feeder is not None and feeder.ident is None:
+                stream.finish()
         if failure:
             raise failure[0]
 
