@@ -243,6 +243,11 @@ impl Model {
     /// Runs one inference: `tokens` without padding (1..=510 ids), one style row, a speed.
     /// Returns the raw waveform at 24 kHz.
     pub fn infer(&self, tokens: &[i64], style: &[f32], speed: f32) -> Result<Vec<f32>> {
+        self.infer_with(tokens, style, speed, crate::pool::NORMAL)
+    }
+
+    /// [`Model::infer`], waiting for a session with `priority` (see [`crate::pool`]).
+    pub fn infer_with(&self, tokens: &[i64], style: &[f32], speed: f32, priority: u8) -> Result<Vec<f32>> {
         if tokens.is_empty() || tokens.len() > MAX_TOKENS {
             return Err(CoreError::InvalidInput(format!(
                 "a chunk must hold 1 to {MAX_TOKENS} phoneme ids, got {}",
@@ -264,7 +269,7 @@ impl Model {
         padded.push(0);
         let speed = [speed];
 
-        let mut session = self.sessions.acquire();
+        let mut session = self.sessions.acquire_with(priority);
         let _span = tracing::info_span!("inference", tokens = tokens.len()).entered();
         let inference = |e: ort::Error| CoreError::Inference(e.to_string());
         let inputs = ort::inputs![

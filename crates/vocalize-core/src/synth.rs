@@ -9,6 +9,7 @@ use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 
 use crate::audio;
+use crate::pool;
 use crate::error::{CoreError, Result};
 use crate::model::Model;
 
@@ -66,6 +67,7 @@ impl Synthesizer {
             let parallel = model.options().sessions.max(1);
             let mut running = VecDeque::new();
             let mut input_open = true;
+            let mut index = 0usize;
             loop {
                 while input_open && running.len() < parallel && !stop.load(Ordering::Relaxed) {
                     // Wait for input only when nothing is running; else take what is there.
@@ -84,9 +86,15 @@ impl Synthesizer {
                     };
                     let model = Arc::clone(&model);
                     let parent = parent.clone();
+                    let priority = match index {
+                        0 => pool::FIRST,
+                        1 => pool::SECOND,
+                        _ => pool::NORMAL,
+                    };
+                    index += 1;
                     running.push_back(tokio::task::spawn_blocking(move || {
                         let _span = tracing::info_span!(parent: &parent, "chunk").entered();
-                        render(&model, &chunk)
+                        render(&model, &chunk, priority)
                     }));
                 }
                 let Some(next) = running.pop_front() else { break };
@@ -104,12 +112,12 @@ impl Synthesizer {
     }
 }
 
-fn render(model: &Model, chunk: &ChunkRequest) -> Result<ChunkAudio> {
+fn render(model: &Model, chunk: &ChunkRequest, priority: u8) -> Result<ChunkAudio> {
     if chunk.tokens.is_empty() {
         // A pause with no speech (pause markup before any text).
         return Ok(vec![0.0; audio::silence(chunk.pause_after)]);
     }
-    let mut audio = model.infer(&chunk.tokens, &chunk.style, chunk.speed)?;
+    let mut audio = model.infer_with(&chunk.tokens, &chunk.style, chunk.speed, priority)?;
     let _span = tracing::info_span!("postprocess").entered();
     audio::trim(&mut audio);
     audio.resize(audio.len() + audio::silence(chunk.pause_after), 0.0);
