@@ -145,7 +145,8 @@ def pack_words(words: list[Word], limit: int, first_limit: int | None = None) ->
 
     With ``first_limit`` the first group has at most that many, and each later one at most
     twice the one before (up to ``limit``): a short first piece to start audio early, each
-    next one no longer than what can be synthesized while the one before plays. Each group
+    next one no longer than what can be synthesized while the one before plays; a scrap of
+    under half that cap left at the end joins the group before it. Each group
     ends at the last clause break that fits, else the last word break, else wherever the
     limit falls. Nothing is dropped."""
     first_limit = limit if first_limit is None else min(first_limit, limit)
@@ -169,6 +170,11 @@ def pack_words(words: list[Word], limit: int, first_limit: int | None = None) ->
                 elif kind == "word":
                     best_word = end
         cut = n if end == n else (best_clause or best_word or max(end, start + 1))
+        if cap < limit and cut < n and 2 * len(join_phonemes(words[cut:])) < cap:
+            # A shortened group would leave a scrap ("The quick brown | fox."): cheaper to
+            # say it with the rest than to break the phrase for it.
+            if len(join_phonemes(words[start:])) <= limit:
+                cut = n
         groups.append(words[start:cut])
         start, cap = cut, min(limit, cap * 2)
     return groups
