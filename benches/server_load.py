@@ -222,8 +222,8 @@ def peer_first_audio(text: str, repeats: int = 3) -> float:
         stream = engine.stream(text)
         next(stream)
         times.append(time.perf_counter() - start)
-        stream.close()
-        time.sleep(0.5)  # let the cancelled chunk finish before the next measurement
+        for _ in stream:  # to the end, so no cancelled chunk is still running at the next start
+            pass
     return statistics.median(times)
 
 
@@ -318,7 +318,7 @@ def main() -> None:
               f"{over['busy']} x 503 ({over['busy_with_retry_after']} with Retry-After, slowest 503 in "
               f"{over['busy_answer_max_s'] * 1000:.0f} ms), other errors: {over['other_errors'] or 'none'}")
 
-        if pid:
+        if pid and args.rss_requests >= 50:
             mem = memory(host, port, pid, args.rss_requests)
             figures["memory"] = mem
             growth = mem["rss_after_all_mib"] / mem["rss_after_50_mib"] - 1 if mem["rss_after_50_mib"] else float("nan")

@@ -182,6 +182,13 @@ def test_body_too_large_and_not_json(server):
     assert status == 413 and "bytes" in err["message"]
     status, _, err = error(server, b"{not json")
     assert status == 400 and "JSON" in err["message"]
+    # Without a Content-Length (chunked upload) the body is counted as it arrives.
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    pieces = [b'{"input": "'] + [b"a" * 10_000] * 10 + [b'"}']
+    conn.request("POST", "/v1/audio/speech", body=iter(pieces), headers={"Content-Type": "application/json"}, encode_chunked=True)
+    response = conn.getresponse()
+    assert response.status == 413 and b"bytes" in response.read()
+    conn.close()
 
 
 def test_openai_client_sees_errors_as_exceptions(client):
@@ -330,3 +337,23 @@ def test_loopback_detection():
 
     assert is_loopback("127.0.0.1") and is_loopback("localhost") and is_loopback("::1") and is_loopback("127.0.0.2")
     assert not is_loopback("0.0.0.0") and not is_loopback("::") and not is_loopback("example.com")
+
+
+@pytest.mark.parametrize("fmt", ["mp3", "opus", "flac"])
+def test_encoders_stream_bytes_as_pieces_arrive(fmt):
+    from vocalize.server.encoders import encoder, mp3_frame_size
+
+    tone = (0.3 * np.sin(np.arange(24000 * 3) / 24000 * 2 * np.pi * 220)).astype(np.float32)
+    enc = encoder(fmt)
+    out = [enc.start()]
+    for i in range(0, len(tone), 6000):
+        out.append(enc.encode(tone[i : i + 6000]))
+    out.append(enc.finish())
+    data = b"".join(out)
+    # Bytes come out before the end: a client hears the start while the rest is made.
+    assert sum(len(piece) for piece in out[:-1]) > len(data) // 2
+    samples = decode(fmt, data)
+    assert len(tone) <= len(samples) <= len(tone) + SLACK[fmt]
+    if fmt == "mp3":
+        size = mp3_frame_size(data[:4])
+        assert size and any(data[4:size])  # the empty LAME tag placeholder frame was left out

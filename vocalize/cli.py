@@ -54,6 +54,7 @@ def read_text(text: str | None) -> str:
 @click.option("--g2p", type=click.Choice(["hibari", "ttstokenizer"]), default="hibari", show_default=True, help="English grapheme-to-phoneme backend; ttstokenizer needs its NLTK data (NLTK_DATA).")
 @click.option("--phonemes", "as_phonemes", is_flag=True, help="TEXT is raw phonemes in Kokoro's alphabet (see `vocalize phonemize`).")
 @click.option("--threads", type=click.IntRange(min=1), help="Inference threads (default: VOCALIZE_THREADS or the core count, at most 4).")
+@click.option("--provider", default=None, help="ONNX Runtime execution provider: cpu (default), cuda, tensorrt, rocm, coreml, openvino or xnnpack; falls back to the CPU with a warning when the installed runtime lacks it (see `vocalize info`). Env: VOCALIZE_PROVIDER.")
 @click.option("--verbose", is_flag=True, help="Print a timing tree of where the time went to standard error.")
 @click.option("--no-server", is_flag=True, help="Do not use a running `vocalize serve` (VOCALIZE_SERVER, default http://127.0.0.1:8880).")
 def speak(
@@ -69,6 +70,7 @@ def speak(
     g2p: str,
     as_phonemes: bool,
     threads: int | None,
+    provider: str | None,
     verbose: bool,
     no_server: bool,
 ) -> None:
@@ -98,7 +100,7 @@ def speak(
             _native.enable_tracing()
     content = read_text(text)
     # A running `vocalize serve` has the model loaded: use it for what it does the same way.
-    local_only = (play, verbose, model, voices_file, as_phonemes, threads, lang != "en-us", g2p != "hibari")
+    local_only = (play, verbose, model, voices_file, as_phonemes, threads, provider, lang != "en-us", g2p != "hibari")
     if output is not None and not no_server and not any(local_only):
         from . import client
 
@@ -107,7 +109,9 @@ def speak(
     with timing.span("engine setup"):
         from .engine import Engine
 
-        engine = Engine(voice=voice, speed=speed, model=model, voices=voices_file, lang=lang, threads=threads, g2p=g2p)
+        engine = Engine(
+            voice=voice, speed=speed, model=model, voices=voices_file, lang=lang, threads=threads, g2p=g2p, provider=provider
+        )
     pieces = engine.stream(phonemes=content) if as_phonemes else engine.stream(content)
     with timing.span("synthesize and write", native=True):
         seconds = write_stream(pieces, output, fmt, play)
@@ -189,8 +193,8 @@ cli.add_command(info_command)
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on; anything but loopback needs an API key.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8880, show_default=True, help="Port to listen on.")
-@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True, help="Requests synthesized at once (they share one model; their chunks take turns).")
-@click.option("--queue", type=click.IntRange(min=0), default=8, show_default=True, help="Requests that may wait for a worker; past that the server answers 503 with Retry-After.")
+@click.option("--workers", type=click.IntRange(min=1), default=8, show_default=True, help="Requests synthesized at once (they share one model; their chunks take turns).")
+@click.option("--queue", type=click.IntRange(min=0), default=8, show_default=True, help="Requests that may wait for a worker (at most 60 s); past that the server answers 503 with Retry-After.")
 @click.option("--max-input-chars", type=click.IntRange(min=1), default=4096, show_default=True, help="Longest input text accepted (longer: 413).")
 @click.option("--api-key", envvar="VOCALIZE_API_KEY", help="Require 'Authorization: Bearer KEY' (env VOCALIZE_API_KEY); needed off loopback.")
 @click.option("--threads", type=click.IntRange(min=1), help="Inference threads (default: VOCALIZE_THREADS or the core count, at most 4).")
@@ -214,6 +218,39 @@ def serve(host: str, port: int, workers: int, queue: int, max_input_chars: int, 
     run_server(settings)
     # Inference may still be finishing on a native thread: skip the interpreter's teardown.
     _exit_now(0)
+
+
+@cli.command()
+@click.option("--runs", type=click.IntRange(min=1), default=3, show_default=True, help="Times the text is spoken.")
+@click.option("--text", "text", default=None, help="Text to speak instead of the built-in paragraph.")
+@click.option("--threads", type=click.IntRange(min=1), help="Inference threads (default: VOCALIZE_THREADS or the core count, at most 4).")
+@click.option("-v", "--voice", default=None, help="Voice to speak with.")
+@click.option("--provider", default=None, help="ONNX Runtime execution provider (default cpu).")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
+def bench(runs: int, text: str | None, threads: int | None, voice: str | None, provider: str | None, as_json: bool) -> None:
+    """Measure load time, time to first audio, real-time factor and peak memory here.
+
+    Speaks a built-in paragraph (or --text) RUNS times after loading the model, as in a new
+    process: the first load of a model also saves ONNX Runtime's optimized graph, so run it
+    twice to see the usual load time. Try --threads 1, 2, 4 to pick VOCALIZE_THREADS.
+    """
+    import json
+
+    from . import bench as bench_module
+
+    def progress(i: int, n: int) -> None:
+        if not as_json and sys.stderr.isatty():
+            click.echo(f"\r  run {i}/{n}", err=True, nl=False)
+
+    result = bench_module.run(text or bench_module.TEXT, runs, threads, voice, provider, progress)
+    if not as_json and sys.stderr.isatty():
+        click.echo("\r" + " " * 20 + "\r", err=True, nl=False)
+    if as_json:
+        import dataclasses
+
+        click.echo(json.dumps(dataclasses.asdict(result)))
+    else:
+        click.echo(bench_module.render(result))
 
 
 def main() -> None:

@@ -158,7 +158,7 @@ def _copy(response: http.client.HTTPResponse, out: BinaryIO, fmt: str, progress:
     if header:  # no audio at all: still a valid (empty) file
         out.write(header)
     frames = written // 2
-    if wav and not to_stdout and out.seekable():
+    if wav and out.seekable():  # a file (or stdout redirected to one): the real sizes
         out.seek(0)
         out.write(wav_header(SAMPLE_RATE, frames))
     out.flush()

@@ -55,9 +55,9 @@ VOICE_NAME = re.compile(_NAME)
 class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 8880
-    workers: int = 2
+    workers: int = 8
     queue: int = 8
-    queue_timeout: float = 30.0
+    queue_timeout: float = 60.0
     max_input_chars: int = 4096
     api_key: str | None = None
     threads: int | None = None
@@ -393,7 +393,8 @@ class SpeechResponse(StreamingResponse):
                     metrics.rtf.observe(job.synthesis_seconds / job.audio_seconds)
             else:
                 job.cancel()
-                metrics.errors.labels("cancelled").inc()
+                if job.error is None:
+                    metrics.errors.labels("cancelled").inc()
 
 
 class _Disconnected(Exception):

@@ -167,6 +167,8 @@ class Mp3Encoder(SoundFileEncoder):
         if self.head is None:
             return data
         self.head += data
+        if len(self.head) < 4:
+            return b""
         size = mp3_frame_size(bytes(self.head[:4]))
         if size is None:
             out, self.head = bytes(self.head), None

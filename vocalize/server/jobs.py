@@ -40,6 +40,7 @@ class Job:
         self.started = 0.0
         self.synthesis_seconds = 0.0  # from the start of synthesis to the last piece
         self.completed = False  # every piece was synthesized and encoded
+        self.error: BaseException | None = None  # what stopped it, if anything failed
 
     def cancel(self) -> None:
         self.cancelled.set()
@@ -72,10 +73,10 @@ class Job:
             self._put(DATA, header + self.encoder.finish())
             self.completed = True
         except BaseException as e:  # handed to the request; the thread ends cleanly
-            error = e
+            error = self.error = e
         finally:
             if stream is not None:
-                stream.close()  # cancels whatever is not synthesized yet
+                stream.close()  # type: ignore[attr-defined]  # a generator: cancels what is not synthesized yet
             if not self.completed:
                 self.encoder.abort()
             self._put(*((END, None) if self.completed else (ERROR, error) if error else (CANCELLED, None)))
