@@ -43,4 +43,6 @@ def _only_embedded_assets(tmp_path_factory):
         mp.setenv("HF_HOME", str(root / "hf"))
         mp.setenv("HF_HUB_CACHE", str(root / "hf" / "hub"))
         mp.setenv("HF_HUB_OFFLINE", "1")
+        # `vocalize speak` would use any server on 127.0.0.1:8880; tests that want one say so.
+        mp.setenv("VOCALIZE_SERVER", "off")
         yield

@@ -108,6 +108,29 @@ def test_astream(engine, whole):
     np.testing.assert_array_equal(np.concatenate(pieces), whole)
 
 
+def test_astream_cancelled_mid_chunk_releases_the_engine(engine):
+    """Cancelling the task while a chunk is being made closes the stream once that chunk is
+    done (no "generator already executing"), and the engine serves the next request."""
+
+    async def cancel_during_second_chunk():
+        got = []
+
+        async def consume():
+            async for piece in engine.astream(STORY):
+                got.append(piece)
+
+        task = asyncio.create_task(consume())
+        while not got:
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return len(got)
+
+    assert asyncio.run(cancel_during_second_chunk()) >= 1
+    assert engine.synthesize("Still here.").duration > 0.3
+
+
 def test_stream_errors_early(engine):
     with pytest.raises(vocalize.InputError):
         next(engine.stream("   "))

@@ -282,17 +282,28 @@ class Engine:
         """:meth:`stream` for asyncio: the waiting happens on a worker thread, so the event
         loop stays free."""
         import asyncio
+        import concurrent.futures
 
         chunks = self.stream(text, phonemes=phonemes, voice=voice, speed=speed)
         done = object()
+        worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="vocalize-astream")
+        waiting: concurrent.futures.Future[Any] | None = None
         try:
             while True:
-                audio = await asyncio.to_thread(next, chunks, done)
+                waiting = worker.submit(next, chunks, done)
+                audio = await asyncio.wrap_future(waiting)
+                waiting = None
                 if audio is done:
                     return
                 yield audio  # type: ignore[misc]
         finally:
-            chunks.close()
+            # Cancelled while the worker is inside next(): the generator can only be closed
+            # once that call returns (closing it sooner raises "generator already executing").
+            if waiting is not None and not waiting.done():
+                waiting.add_done_callback(lambda _: chunks.close())
+            else:
+                chunks.close()
+            worker.shutdown(wait=False)
 
     def _plan(self, content: str, phonemes: bool) -> tuple[list["Chunk"], str]:
         """The first chunks of a request (the first one short) and the text left for later.
