@@ -134,6 +134,18 @@ def test_openai_voice_names_speak_with_the_default_voice(server, reference):
     np.testing.assert_array_equal(np.frombuffer(body, dtype="<i2"), reference)
 
 
+def test_a_blend_speaks_like_the_engine_blend(server):
+    import vocalize
+
+    spec = "jm_kumo:0.7+jf_alpha:0.3"
+    code, _, body = server.post({"input": SHORT, "voice": spec, "response_format": "pcm"})
+    assert code == 200
+    from vocalize.audio import to_pcm16
+
+    local = np.frombuffer(to_pcm16(vocalize.Engine(voice=spec).synthesize(SHORT).samples), dtype="<i2")
+    np.testing.assert_array_equal(np.frombuffer(body, dtype="<i2"), local)
+
+
 def test_a_slower_speed_gives_longer_audio(server, reference):
     code, _, slow = server.post({"input": SHORT, "voice": "jf_alpha", "response_format": "pcm", "speed": 0.8})
     assert code == 200
