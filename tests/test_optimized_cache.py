@@ -112,9 +112,9 @@ def test_the_cache_key_follows_model_runtime_and_provider(tmp_path, monkeypatch)
     model = tmp_path / "m.onnx"
     model.write_bytes(b"x" * 10)
     library = assets.ort_library()
-    first = assets.optimized_model_path(model, library)
+    first = assets.find_optimized_model_path(model, library)
     assert first is not None and first.parent == tmp_path / "optimized"
-    assert assets.optimized_model_path(model, library) == first
+    assert assets.find_optimized_model_path(model, library) == first
     model.write_bytes(b"y" * 11)
-    assert assets.optimized_model_path(model, library) != first
-    assert assets.optimized_model_path(model, library, "cuda") is None
+    assert assets.find_optimized_model_path(model, library) != first
+    assert assets.find_optimized_model_path(model, library, "cuda") is None

@@ -137,7 +137,20 @@ def default_model() -> Path:
 OPTIMIZED_FORMAT = 1
 
 
+_optimized_paths: dict[tuple[Path, Path, str], Path | None] = {}
+
+
 def optimized_model_path(model: Path, library: Path, provider: str = "cpu") -> Path | None:
+    """:func:`find_optimized_model_path`, worked out once per process for each model (the
+    native engine keeps each loaded model for the process too), so a request does no
+    stat, hashing or mkdir for it."""
+    key = (model, library, provider)
+    if key not in _optimized_paths:
+        _optimized_paths[key] = find_optimized_model_path(model, library, provider)
+    return _optimized_paths[key]
+
+
+def find_optimized_model_path(model: Path, library: Path, provider: str = "cpu") -> Path | None:
     """Where ONNX Runtime's optimized graph of ``model`` is cached, or ``None`` when it
     cannot be (no writable cache folder, or a provider other than the CPU, whose optimized
     graphs are tied to a device).
