@@ -7,13 +7,15 @@ model are loaded once, whatever the number of Engine objects.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import logging
 import os
 import re
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator
 
-from . import assets, hub, timing, voice_store
+from . import assets, hub, split, timing, voice_store
 from .errors import InputError, ModelError
 
 if TYPE_CHECKING:
@@ -23,6 +25,8 @@ if TYPE_CHECKING:
     from .text import Chunk, Frontend
 
 MIN_SPEED, MAX_SPEED = 0.5, 2.0
+
+log = logging.getLogger("vocalize")
 
 _frontends: dict[tuple[str, str], "Frontend"] = {}
 _frontends_lock = threading.Lock()
@@ -162,9 +166,28 @@ class Engine:
             self.provider = _available_or_cpu(self.provider)
         path = self._model_path or assets.default_model()
         optimized = None if os.environ.get("VOCALIZE_NO_OPTIMIZED_CACHE") else assets.optimized_model_path(path, library, self.provider)
-        return _native.load_model(
-            str(path), self.threads, self.sessions, provider=self.provider, optimized=str(optimized) if optimized else None
+        load = functools.partial(
+            _native.load_model,
+            str(path),
+            self.threads,
+            self.sessions,
+            provider=self.provider,
+            optimized=str(optimized) if optimized else None,
         )
+        if split.disabled():
+            return load()
+        for attempt in range(2):
+            parts = split.split_model(path)
+            if parts is None:
+                break
+            try:
+                return load(split=(str(parts[0]), str(parts[1])))
+            except ModelError as e:
+                # A damaged split (a disk error, another file under its name): build it
+                # again once, else run the model whole.
+                log.warning("the split of %s cannot be loaded (%s); %s", path.name, e, "rebuilding it" if attempt == 0 else "using the model whole")
+                split.discard(path)
+        return load()
 
     def _model_in_background(self) -> "Callable[[], Any]":
         """Starts loading the model on another thread (the native load releases the GIL, so
@@ -191,9 +214,13 @@ class Engine:
         return wait
 
     def warm_up(self) -> None:
-        """Loads the model and the text frontend now instead of on the first request."""
+        """Loads the model and the text frontend now instead of on the first request, and
+        runs one short stream through both (ONNX Runtime's first runs set up kernels and
+        buffers, which would otherwise slow the first request's first audio)."""
         _frontend(self.lang, self.g2p).chunks("warm up")
         self._model()
+        for _ in self.stream("Warm up, then speak."):
+            pass
 
     def chunks(self, text: str) -> list["Chunk"]:
         """The text as the model-sized pieces :meth:`synthesize` and :meth:`stream` speak it in."""
@@ -223,11 +250,13 @@ class Engine:
         style, rate, content = self._request(text, phonemes, voice, speed)
         model = self._model_in_background()
         chunks, tail = self._plan(content, phonemes is not None)
+        # Cut into windows exactly as stream() would, so both give the same audio.
+        windowed = len(chunks) > 1 or bool(tail)
         if tail:
             chunks += self._tail_chunks(tail)
         model = model()
         with timing.span("native synthesize", f"chunks={len(chunks)}", native=True):
-            samples = model.synthesize(_requests(chunks, style, rate))
+            samples = model.synthesize(_requests(chunks, style, rate), windowed=windowed)
         return Audio(samples)
 
     def stream(
@@ -249,7 +278,9 @@ class Engine:
         style, rate, content = self._request(text, phonemes, voice, speed)
         model = self._model_in_background()
         first, tail = self._plan(content, phonemes is not None)
-        stream = model().stream(_requests(first, style, rate), more=bool(tail))
+        # Text of more than one chunk starts with short windows of the first (see
+        # vocalize-core's synth.rs); synthesize() cuts the same way.
+        stream = model().stream(_requests(first, style, rate), more=bool(tail), windowed=len(first) > 1 or bool(tail))
         failure: list[BaseException] = []
         feeder = None
         if tail:

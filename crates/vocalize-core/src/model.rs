@@ -70,13 +70,35 @@ pub struct ModelOptions {
     /// the first load otherwise. The caller keys the path by everything that changes the
     /// optimized graph (model, runtime version, provider, CPU).
     pub optimized: Option<PathBuf>,
+    /// The model cut into an encoder and a decoder (see [`SplitFiles`]); `None` runs the
+    /// model whole.
+    pub split: Option<SplitFiles>,
 }
 
 impl Default for ModelOptions {
     fn default() -> Self {
-        Self { intra_threads: 2, sessions: 1, arena: true, provider: "cpu".into(), optimized: None }
+        Self { intra_threads: 2, sessions: 1, arena: true, provider: "cpu".into(), optimized: None, split: None }
     }
 }
+
+/// A Kokoro model cut in two (by `vocalize/split.py`), so audio can be decoded a window of
+/// frames at a time.
+///
+/// The encoder takes `tokens`, `style`, `speed` and returns `asr` [1, C, F] (text features
+/// aligned to F frames of [`SAMPLES_PER_FRAME`] samples), `f0` and `n` [1, 2F] (pitch and
+/// energy at twice the frame rate) and `durations` [T] (frames per token). The decoder
+/// takes any window of those frames, `style`, and `phase` [1, 1, H], which it adds to the
+/// running phase sum of its harmonic sine source (see [`source_phase`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SplitFiles {
+    pub encoder: PathBuf,
+    pub decoder: PathBuf,
+}
+
+/// Output samples per frame of the decoder's input (24 kHz / 40 Hz).
+pub const SAMPLES_PER_FRAME: usize = 600;
+/// Samples per pitch frame: F0 comes at twice the frame rate.
+const SAMPLES_PER_PITCH: f64 = 300.0;
 
 /// Execution providers vocalize can ask ONNX Runtime for: short name, ONNX Runtime's name.
 pub const PROVIDERS: &[(&str, &str)] = &[
@@ -123,30 +145,63 @@ pub struct Model {
     path: PathBuf,
     schema: Schema,
     options: ModelOptions,
-    sessions: Pool<Session>,
+    graph: Graph,
+}
+
+enum Graph {
+    Whole(Pool<Session>),
+    Split { encoder: Pool<Session>, decoder: Pool<Session>, harmonics: usize },
+}
+
+/// A chunk through the encoder: everything the decoder needs for any window of its frames.
+pub struct Encoded {
+    /// Frames of audio the chunk lasts (each [`SAMPLES_PER_FRAME`] samples).
+    pub frames: usize,
+    channels: usize,
+    asr: Vec<f32>,
+    f0: Vec<f32>,
+    n: Vec<f32>,
+    /// Frames given to each padded token (the pads at both ends included).
+    pub durations: Vec<i64>,
+    style: Vec<f32>,
 }
 
 impl Model {
-    /// Loads `path` into `options.sessions` sessions of `env`.
+    /// Loads `path` into `options.sessions` sessions of `env` (or, with `options.split`,
+    /// as many of its encoder and of its decoder).
     pub fn load(env: &Environment, path: &Path, options: ModelOptions) -> Result<Self> {
         let _span = tracing::info_span!("load_model", sessions = options.sessions).entered();
         if !path.is_file() {
             return Err(CoreError::model(path, "no such file"));
         }
-        let mut sessions = Vec::with_capacity(options.sessions.max(1));
-        for _ in 0..options.sessions.max(1) {
-            sessions.push(Self::session(env, path, &options)?);
+        let count = options.sessions.max(1);
+        if let Some(split) = options.split.clone() {
+            let cache = |part: &str| options.optimized.as_deref().map(|p| part_cache(p, part));
+            let mut encoder = Vec::with_capacity(count);
+            let mut decoder = Vec::with_capacity(count);
+            for _ in 0..count {
+                encoder.push(Self::session(env, &split.encoder, cache("encoder").as_deref(), &options)?);
+                decoder.push(Self::session(env, &split.decoder, cache("decoder").as_deref(), &options)?);
+            }
+            let harmonics = split_layout(&encoder[0], &decoder[0], &split)?;
+            let schema = Schema { tokens: TOKENS.into(), style: STYLE.into(), speed: SPEED.into(), audio: "audio".into() };
+            let graph = Graph::Split { encoder: Pool::new(encoder), decoder: Pool::new(decoder), harmonics };
+            return Ok(Self { path: path.to_owned(), schema, options, graph });
+        }
+        let mut sessions = Vec::with_capacity(count);
+        for _ in 0..count {
+            sessions.push(Self::session(env, path, options.optimized.as_deref(), &options)?);
         }
         let first = &sessions[0];
         let inputs: Vec<&str> = first.inputs().iter().map(|o| o.name()).collect();
         let outputs: Vec<&str> = first.outputs().iter().map(|o| o.name()).collect();
         let schema = Schema::detect(&inputs, &outputs, path)?;
-        Ok(Self { path: path.to_owned(), schema, options, sessions: Pool::new(sessions) })
+        Ok(Self { path: path.to_owned(), schema, options, graph: Graph::Whole(Pool::new(sessions)) })
     }
 
-    fn session(env: &Environment, path: &Path, options: &ModelOptions) -> Result<Session> {
+    fn session(env: &Environment, path: &Path, cache: Option<&Path>, options: &ModelOptions) -> Result<Session> {
         let _span = tracing::info_span!("create_session", threads = options.intra_threads).entered();
-        let Some(cache) = options.optimized.as_deref() else {
+        let Some(cache) = cache else {
             return Self::builder(env, path, options, GraphOptimizationLevel::All)?
                 .commit_from_file(path)
                 .map_err(|e| CoreError::model(path, e));
@@ -248,30 +303,15 @@ impl Model {
 
     /// [`Model::infer`], waiting for a session with `priority` (see [`crate::pool`]).
     pub fn infer_with(&self, tokens: &[i64], style: &[f32], speed: f32, priority: u8) -> Result<Vec<f32>> {
-        if tokens.is_empty() || tokens.len() > MAX_TOKENS {
-            return Err(CoreError::InvalidInput(format!(
-                "a chunk must hold 1 to {MAX_TOKENS} phoneme ids, got {}",
-                tokens.len()
-            )));
-        }
-        if style.len() != STYLE_DIM {
-            return Err(CoreError::InvalidInput(format!(
-                "a style vector has {STYLE_DIM} values, got {}",
-                style.len()
-            )));
-        }
-        if !(speed.is_finite() && speed > 0.0) {
-            return Err(CoreError::InvalidInput(format!("speed must be positive, got {speed}")));
-        }
-        let mut padded = Vec::with_capacity(tokens.len() + 2);
-        padded.push(0);
-        padded.extend_from_slice(tokens);
-        padded.push(0);
+        check_request(tokens, style, speed)?;
+        let Graph::Whole(sessions) = &self.graph else {
+            let encoded = self.encode(tokens, style, speed, priority)?;
+            return self.decode(&encoded, 0..encoded.frames, priority);
+        };
+        let padded = padded(tokens);
         let speed = [speed];
-
-        let mut session = self.sessions.acquire_with(priority);
+        let mut session = sessions.acquire_with(priority);
         let _span = tracing::info_span!("inference", tokens = tokens.len()).entered();
-        let inference = |e: ort::Error| CoreError::Inference(e.to_string());
         let inputs = ort::inputs![
             self.schema.tokens.as_str() => TensorRef::from_array_view(([1usize, padded.len()], padded.as_slice())).map_err(inference)?,
             self.schema.style.as_str() => TensorRef::from_array_view(([1usize, STYLE_DIM], style)).map_err(inference)?,
@@ -283,6 +323,180 @@ impl Model {
             .map_err(inference)?;
         Ok(audio.to_vec())
     }
+
+    /// Whether the model runs as an encoder and a decoder, so [`Model::encode`] and
+    /// [`Model::decode`] work.
+    pub fn is_split(&self) -> bool {
+        matches!(self.graph, Graph::Split { .. })
+    }
+
+    /// Runs the text side of a split model on one chunk (checked as for [`Model::infer`]).
+    pub fn encode(&self, tokens: &[i64], style: &[f32], speed: f32, priority: u8) -> Result<Encoded> {
+        check_request(tokens, style, speed)?;
+        let Graph::Split { encoder, .. } = &self.graph else {
+            return Err(CoreError::Inference("encode() needs a split model".into()));
+        };
+        let padded = padded(tokens);
+        let speed = [speed];
+        let mut session = encoder.acquire_with(priority);
+        let _span = tracing::info_span!("encode", tokens = tokens.len()).entered();
+        let inputs = ort::inputs![
+            TOKENS => TensorRef::from_array_view(([1usize, padded.len()], padded.as_slice())).map_err(inference)?,
+            STYLE => TensorRef::from_array_view(([1usize, STYLE_DIM], style)).map_err(inference)?,
+            SPEED => TensorRef::from_array_view(([1usize], &speed[..])).map_err(inference)?,
+        ];
+        let outputs = session.run(inputs).map_err(inference)?;
+        let (shape, asr) = outputs["asr"].try_extract_tensor::<f32>().map_err(inference)?;
+        let (channels, frames) = match **shape {
+            [1, c, f] => (c as usize, f as usize),
+            _ => return Err(CoreError::Inference(format!("the encoder gave asr of shape {shape:?}"))),
+        };
+        let (_, f0) = outputs["f0"].try_extract_tensor::<f32>().map_err(inference)?;
+        let (_, n) = outputs["n"].try_extract_tensor::<f32>().map_err(inference)?;
+        let (_, durations) = outputs["durations"].try_extract_tensor::<i64>().map_err(inference)?;
+        if f0.len() != 2 * frames || n.len() != 2 * frames || durations.len() != padded.len() {
+            return Err(CoreError::Inference(format!(
+                "the encoder's outputs disagree: {frames} frames, {} f0, {} n, {} durations for {} ids",
+                f0.len(),
+                n.len(),
+                durations.len(),
+                padded.len()
+            )));
+        }
+        Ok(Encoded {
+            frames,
+            channels,
+            asr: asr.to_vec(),
+            f0: f0.to_vec(),
+            n: n.to_vec(),
+            durations: durations.to_vec(),
+            style: style.to_vec(),
+        })
+    }
+
+    /// Decodes the frames `window` of `encoded` into `window.len() * SAMPLES_PER_FRAME`
+    /// samples. Windows decoded apart continue each other's sine source (the phase is
+    /// carried in), but each sees only its own frames: give them a few frames of context
+    /// on each side and keep the middle.
+    pub fn decode(&self, encoded: &Encoded, window: std::ops::Range<usize>, priority: u8) -> Result<Vec<f32>> {
+        let Graph::Split { decoder, harmonics, .. } = &self.graph else {
+            return Err(CoreError::Inference("decode() needs a split model".into()));
+        };
+        if window.is_empty() || window.end > encoded.frames {
+            return Err(CoreError::InvalidInput(format!(
+                "window {window:?} is not within the chunk's {} frames",
+                encoded.frames
+            )));
+        }
+        let (start, len) = (window.start, window.len());
+        let mut asr = Vec::with_capacity(encoded.channels * len);
+        for row in encoded.asr.chunks_exact(encoded.frames) {
+            asr.extend_from_slice(&row[window.clone()]);
+        }
+        let pitch = 2 * start..2 * window.end;
+        let phase = source_phase(&encoded.f0[..pitch.start], *harmonics);
+        let mut session = decoder.acquire_with(priority);
+        let _span = tracing::info_span!("decode", frames = len).entered();
+        let inputs = ort::inputs![
+            "asr" => TensorRef::from_array_view(([1usize, encoded.channels, len], asr.as_slice())).map_err(inference)?,
+            "f0" => TensorRef::from_array_view(([1usize, 2 * len], &encoded.f0[pitch.clone()])).map_err(inference)?,
+            "n" => TensorRef::from_array_view(([1usize, 2 * len], &encoded.n[pitch])).map_err(inference)?,
+            STYLE => TensorRef::from_array_view(([1usize, STYLE_DIM], encoded.style.as_slice())).map_err(inference)?,
+            "phase" => TensorRef::from_array_view(([1usize, 1, *harmonics], phase.as_slice())).map_err(inference)?,
+        ];
+        let outputs = session.run(inputs).map_err(inference)?;
+        let (_, audio) = outputs["audio"].try_extract_tensor::<f32>().map_err(inference)?;
+        if audio.len() != len * SAMPLES_PER_FRAME {
+            return Err(CoreError::Inference(format!(
+                "the decoder gave {} samples for {len} frames, expected {}",
+                audio.len(),
+                len * SAMPLES_PER_FRAME
+            )));
+        }
+        Ok(audio.to_vec())
+    }
+}
+
+/// The phase the decoder's sine source has reached after the pitch frames `f0` (one value
+/// per harmonic, in the units of its running sum), reduced modulo one period so it stays
+/// exact in f32. The decoder sums, per pitch frame and harmonic h, the fractional part of
+/// `f0 * h / 24000` (computed in f32 as the graph does) and multiplies the sum by 2π·300.
+pub fn source_phase(f0: &[f32], harmonics: usize) -> Vec<f32> {
+    let mut sums = vec![0f64; harmonics];
+    for &f in f0 {
+        for (h, sum) in sums.iter_mut().enumerate() {
+            let x = f * (h + 1) as f32 / crate::SAMPLE_RATE as f32;
+            *sum += (x - x.floor()) as f64;
+        }
+    }
+    sums.iter()
+        .map(|s| {
+            let turns = s * SAMPLES_PER_PITCH;
+            ((turns - turns.floor()) / SAMPLES_PER_PITCH) as f32
+        })
+        .collect()
+}
+
+fn inference(e: ort::Error) -> CoreError {
+    CoreError::Inference(e.to_string())
+}
+
+fn check_request(tokens: &[i64], style: &[f32], speed: f32) -> Result<()> {
+    if tokens.is_empty() || tokens.len() > MAX_TOKENS {
+        return Err(CoreError::InvalidInput(format!(
+            "a chunk must hold 1 to {MAX_TOKENS} phoneme ids, got {}",
+            tokens.len()
+        )));
+    }
+    if style.len() != STYLE_DIM {
+        return Err(CoreError::InvalidInput(format!("a style vector has {STYLE_DIM} values, got {}", style.len())));
+    }
+    if !(speed.is_finite() && speed > 0.0) {
+        return Err(CoreError::InvalidInput(format!("speed must be positive, got {speed}")));
+    }
+    Ok(())
+}
+
+/// The ids with the pad (0) the model expects at each end.
+fn padded(tokens: &[i64]) -> Vec<i64> {
+    let mut padded = Vec::with_capacity(tokens.len() + 2);
+    padded.push(0);
+    padded.extend_from_slice(tokens);
+    padded.push(0);
+    padded
+}
+
+/// Checks a split model's two sessions have the inputs and outputs [`Model::encode`] and
+/// [`Model::decode`] use; returns the harmonic count of the phase input.
+fn split_layout(encoder: &Session, decoder: &Session, files: &SplitFiles) -> Result<usize> {
+    let names = |values: Vec<&str>| values.join(", ");
+    let enc_in: Vec<&str> = encoder.inputs().iter().map(|o| o.name()).collect();
+    let enc_out: Vec<&str> = encoder.outputs().iter().map(|o| o.name()).collect();
+    if enc_in != [TOKENS, STYLE, SPEED] || enc_out != ["asr", "f0", "n", "durations"] {
+        return Err(CoreError::model(
+            &files.encoder,
+            format!("not a vocalize encoder: inputs {}, outputs {}", names(enc_in), names(enc_out)),
+        ));
+    }
+    let dec_in: Vec<&str> = decoder.inputs().iter().map(|o| o.name()).collect();
+    let dec_out: Vec<&str> = decoder.outputs().iter().map(|o| o.name()).collect();
+    if dec_in != ["asr", "f0", "n", STYLE, "phase"] || dec_out != ["audio"] {
+        return Err(CoreError::model(
+            &files.decoder,
+            format!("not a vocalize decoder: inputs {}, outputs {}", names(dec_in), names(dec_out)),
+        ));
+    }
+    let phase = &decoder.inputs()[4];
+    match phase.dtype().tensor_shape().map(|s| s.to_vec()) {
+        Some(shape) if shape.len() == 3 && shape[2] > 0 => Ok(shape[2] as usize),
+        other => Err(CoreError::model(&files.decoder, format!("the phase input has shape {other:?}"))),
+    }
+}
+
+/// Where the optimized graph of one part of a split model is cached, beside `cache`.
+fn part_cache(cache: &Path, part: &str) -> PathBuf {
+    let stem = cache.file_stem().unwrap_or_default().to_string_lossy();
+    cache.with_file_name(format!("{stem}.{part}.onnx"))
 }
 
 /// Registers the execution provider `name` (a short name from [`PROVIDERS`]), failing
@@ -384,5 +598,43 @@ mod tests {
         let err = Schema::detect(&["pixel_values"], &["logits"], Path::new("x.onnx")).unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("not a Kokoro model") && msg.contains("pixel_values"), "{msg}");
+    }
+}
+
+#[cfg(test)]
+mod phase_tests {
+    use super::*;
+
+    /// The decoder's running phase sum over pitch frames, computed the way its graph does.
+    fn running_sum(f0: &[f32], h: usize) -> f64 {
+        f0.iter()
+            .map(|&f| {
+                let x = f * h as f32 / crate::SAMPLE_RATE as f32;
+                (x - x.floor()) as f64
+            })
+            .sum()
+    }
+
+    #[test]
+    fn a_window_continues_the_sine_source_of_the_frames_before_it() {
+        let f0: Vec<f32> = (0..400).map(|i| if i % 50 < 10 { 0.0 } else { 90.0 + (i as f32 * 0.37).sin() * 40.0 }).collect();
+        let split = 237;
+        let phase = source_phase(&f0[..split], 9);
+        for h in 1..=9 {
+            // Phase of the whole run at a frame after the split, against the window's own
+            // sum plus the carried phase: equal modulo one period of the source.
+            let whole = running_sum(&f0[..300], h) * SAMPLES_PER_PITCH;
+            let window = (running_sum(&f0[split..300], h) + phase[h - 1] as f64) * SAMPLES_PER_PITCH;
+            let diff = (whole - window).rem_euclid(1.0);
+            assert!(diff.min(1.0 - diff) < 1e-3, "harmonic {h}: {diff}");
+        }
+    }
+
+    #[test]
+    fn the_carried_phase_stays_small() {
+        let f0 = vec![180.0f32; 100_000];
+        for p in source_phase(&f0, 9) {
+            assert!((0.0..1.0 / SAMPLES_PER_PITCH as f32).contains(&p), "{p}");
+        }
     }
 }

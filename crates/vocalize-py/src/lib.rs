@@ -13,6 +13,7 @@ use std::time::Duration;
 use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 use vocalize_core::synth::{ChunkInput, ChunkStream, Next};
+use vocalize_core::model::SplitFiles;
 use vocalize_core::{ChunkRequest, Model as CoreModel, ModelOptions, Synthesizer};
 
 use crate::errors::to_py;
@@ -28,9 +29,10 @@ fn init(library: &str) -> PyResult<String> {
 
 /// Loads a Kokoro model, or returns the one already loaded with the same settings.
 /// `optimized` names where ONNX Runtime's optimized graph is cached (read if complete,
-/// written otherwise).
+/// written otherwise). `split` is the model's (encoder, decoder) files, when it has been
+/// split for windowed decoding.
 #[pyfunction]
-#[pyo3(signature = (path, threads = 2, sessions = 1, arena = true, provider = "cpu", optimized = None))]
+#[pyo3(signature = (path, threads = 2, sessions = 1, arena = true, provider = "cpu", optimized = None, split = None))]
 fn load_model(
     py: Python<'_>,
     path: &str,
@@ -39,6 +41,7 @@ fn load_model(
     arena: bool,
     provider: &str,
     optimized: Option<&str>,
+    split: Option<(String, String)>,
 ) -> PyResult<Model> {
     let options = ModelOptions {
         intra_threads: threads.max(1),
@@ -46,6 +49,7 @@ fn load_model(
         arena,
         provider: provider.to_owned(),
         optimized: optimized.map(std::path::PathBuf::from),
+        split: split.map(|(encoder, decoder)| SplitFiles { encoder: encoder.into(), decoder: decoder.into() }),
     };
     let path = std::path::PathBuf::from(path);
     let model = py.detach(|| state::model(&path, options))?;
@@ -122,6 +126,13 @@ impl Model {
         self.core().options().sessions
     }
 
+    /// Whether the model runs as an encoder and a decoder (so streams start with a short
+    /// window of audio).
+    #[getter]
+    fn split(&self) -> bool {
+        self.core().is_split()
+    }
+
     /// Input and output names of this export.
     #[getter]
     fn schema(&self) -> (String, String, String, String) {
@@ -131,8 +142,10 @@ impl Model {
 
     /// Synthesizes `chunks` (each `(token_ids, style, speed, pause_after)`) and returns one
     /// float32 array of 24 kHz audio, the chunks trimmed and joined with their pauses.
-    fn synthesize<'py>(&self, py: Python<'py>, chunks: Vec<ChunkArgs<'py>>) -> PyResult<Bound<'py, PyArray1<f32>>> {
-        let mut stream = self.synth.start(requests(chunks)?);
+    /// `windowed` decodes as `stream` does with it (the same audio).
+    #[pyo3(signature = (chunks, windowed = false))]
+    fn synthesize<'py>(&self, py: Python<'py>, chunks: Vec<ChunkArgs<'py>>, windowed: bool) -> PyResult<Bound<'py, PyArray1<f32>>> {
+        let mut stream = self.synth.start(requests(chunks)?, windowed);
         let mut audio = Vec::new();
         while let Some(chunk) = next_chunk(py, &mut stream)? {
             if audio.is_empty() {
@@ -146,9 +159,12 @@ impl Model {
 
     /// Like `synthesize`, but yields each chunk's audio as soon as it is ready. With
     /// `more=True` the stream stays open for `AudioStream.push` until `AudioStream.finish`.
-    #[pyo3(signature = (chunks, more = false))]
-    fn stream(&self, chunks: Vec<ChunkArgs<'_>>, more: bool) -> PyResult<AudioStream> {
-        let mut stream = self.synth.open();
+    /// With `windowed=True` (and a split model) the first chunk comes out in short windows,
+    /// so the first audio is out sooner; the default for text of more than one chunk.
+    #[pyo3(signature = (chunks, more = false, windowed = None))]
+    fn stream(&self, chunks: Vec<ChunkArgs<'_>>, more: bool, windowed: Option<bool>) -> PyResult<AudioStream> {
+        let windowed = windowed.unwrap_or(more || chunks.len() > 1);
+        let mut stream = self.synth.open(windowed);
         for chunk in requests(chunks)? {
             stream.push(chunk);
         }

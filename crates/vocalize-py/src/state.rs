@@ -17,6 +17,7 @@ use pyo3::PyResult;
 use tokio::runtime::Runtime;
 use tracing_subscriber::layer::SubscriberExt;
 use vocalize_core::trace::SpanRecorder;
+use vocalize_core::model::SplitFiles;
 use vocalize_core::{Model, ModelOptions, Synthesizer};
 
 use crate::errors::{runtime_library, to_py};
@@ -30,7 +31,7 @@ static RECORDER: OnceLock<SpanRecorder> = OnceLock::new();
 struct Engine {
     generation: u64,
     runtime: Arc<Runtime>,
-    models: HashMap<(PathBuf, usize, usize, bool, String), Arc<Model>>,
+    models: HashMap<(PathBuf, usize, usize, bool, String, Option<SplitFiles>), Arc<Model>>,
 }
 
 /// The ONNX Runtime environment, loading the library at `library` the first time.
@@ -75,7 +76,7 @@ fn with_engine<T>(f: impl FnOnce(&mut Engine) -> T) -> T {
 /// The model at `path` with `options`, loaded once per process.
 pub fn model(path: &Path, options: ModelOptions) -> PyResult<Arc<Model>> {
     let env = require_environment()?;
-    let key = (path.to_owned(), options.intra_threads, options.sessions, options.arena, options.provider.clone());
+    let key = (path.to_owned(), options.intra_threads, options.sessions, options.arena, options.provider.clone(), options.split.clone());
     if let Some(model) = with_engine(|e| e.models.get(&key).cloned()) {
         return Ok(model);
     }

@@ -1,0 +1,105 @@
+"""The model split into encoder and decoder for windowed decoding (vocalize/split.py)."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import read_wav, run_cli
+
+
+@pytest.fixture(scope="module")
+def parts():
+    from vocalize import assets, split
+
+    found = split.split_model(assets.default_model())
+    assert found is not None, "the embedded model should split"
+    return found
+
+
+def test_the_model_splits_into_an_encoder_and_a_decoder(parts):
+    import onnx
+
+    encoder, decoder = (onnx.load(str(p), load_external_data=False).graph for p in parts)
+    assert [i.name for i in encoder.input] == ["tokens", "style", "speed"]
+    assert [o.name for o in encoder.output] == ["asr", "f0", "n", "durations"]
+    assert [i.name for i in decoder.input] == ["asr", "f0", "n", "style", "phase"]
+    assert [o.name for o in decoder.output] == ["audio"]
+    phase = decoder.input[4].type.tensor_type.shape.dim
+    assert [d.dim_value for d in phase] == [1, 1, 9]
+    # The two halves hold the whole model's weights once, not twice.
+    size = sum(p.stat().st_size for p in parts)
+    from vocalize import assets
+
+    assert abs(size - assets.default_model().stat().st_size) < 2_000_000
+
+
+def test_the_engine_runs_the_split_model(engine):
+    model = engine._model()
+    assert model.split
+
+
+def _tiny_model(path: Path) -> None:
+    import onnx
+    from onnx import TensorProto, helper
+
+    inputs = [
+        helper.make_tensor_value_info("tokens", TensorProto.INT64, [1, None]),
+        helper.make_tensor_value_info("style", TensorProto.FLOAT, [1, 256]),
+        helper.make_tensor_value_info("speed", TensorProto.FLOAT, [1]),
+    ]
+    out = helper.make_tensor_value_info("audio", TensorProto.FLOAT, [None])
+    graph = helper.make_graph([helper.make_node("Identity", ["speed"], ["audio"])], "tiny", inputs, [out])
+    onnx.save(helper.make_model(graph), str(path))
+
+
+def test_a_model_of_another_layout_is_used_whole(tmp_path, monkeypatch):
+    from vocalize import split
+
+    monkeypatch.setenv("VOCALIZE_CACHE", str(tmp_path / "cache"))
+    model = tmp_path / "other.onnx"
+    _tiny_model(model)
+    with pytest.raises(split.NotSplittable):
+        split.build(model)
+    assert split.split_model(model) is None
+    # The verdict is remembered: no second attempt in this process or the next.
+    markers = list((tmp_path / "cache" / "split").glob("*.unsplittable"))
+    assert len(markers) == 1
+    split._split_paths.clear()
+    assert split.split_model(model) is None
+
+
+def test_an_unwritable_cache_runs_the_model_whole(tmp_path, monkeypatch):
+    from vocalize import assets, split
+
+    model = assets.default_model()
+    blocked = tmp_path / "file-not-folder"
+    blocked.write_text("")
+    monkeypatch.setenv("VOCALIZE_CACHE", str(blocked / "cache"))
+    assert split._find_or_build(model) is None
+    assert blocked.read_text() == ""
+
+
+def test_a_damaged_split_is_rebuilt(tmp_path):
+    """A split file damaged on disk (with no optimized graph to fall back on) is deleted,
+    built again, and speech comes out the same."""
+    cache = tmp_path / "cache"
+    env = {"VOCALIZE_CACHE": str(cache), "VOCALIZE_NO_OPTIMIZED_CACHE": "1"}
+    first = run_cli("speak", "Hello there, how are you today? I am fine.", "-o", str(tmp_path / "a.wav"), "--no-server", env=env)
+    assert first.returncode == 0, first.stderr.decode()
+    (decoder,) = (cache / "split").glob("*.decoder.onnx")
+    size = decoder.stat().st_size
+    decoder.write_bytes(b"\x07not a model" * 1000)
+    again = run_cli("speak", "Hello there, how are you today? I am fine.", "-o", str(tmp_path / "b.wav"), "--no-server", env=env)
+    assert again.returncode == 0, again.stderr.decode()
+    assert decoder.stat().st_size == size
+    assert np.array_equal(read_wav(tmp_path / "a.wav"), read_wav(tmp_path / "b.wav"))
+
+
+def test_no_split_runs_the_model_whole(tmp_path):
+    out = tmp_path / "whole.wav"
+    result = run_cli("speak", "Whole, please.", "-o", str(out), "--no-server", "--verbose", env={"VOCALIZE_NO_SPLIT": "1"})
+    log = result.stderr.decode()
+    assert result.returncode == 0, log
+    assert "inference" in log and "decode" not in log
+    assert len(read_wav(out)) > 12000

@@ -1,0 +1,237 @@
+"""Splits a Kokoro ONNX model into an encoder and a decoder, so audio can be decoded in
+windows of frames.
+
+Kokoro's graph is a text side (ALBERT, duration, pitch and energy predictors: a few percent
+of the time) and a decoder/vocoder that turns aligned features into samples (over 90 % of
+the time). Cut between the two, the decoder can render the first fraction of a second of a
+chunk on its own, so the first audio of a stream comes out long before the whole chunk is
+decoded.
+
+The encoder takes the model's inputs (``tokens``, ``style``, ``speed``) and returns
+``asr`` [1, C, F] (text features aligned to F frames of 600 samples), ``f0`` and ``n``
+[1, 2F] (pitch and energy at twice the frame rate). The decoder takes those (any window of
+frames), ``style``, and ``phase`` [1, 1, H]: the harmonic source's running phase at the
+window's first frame, which the decoder adds to its own cumulative sum, so the sine source
+of a window continues the one of the frames before it (see ``vocalize-core``'s
+``model.rs``). Both are written once per model into the cache, next to where they are
+loaded from; a model whose graph is not laid out as expected is used whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+from pathlib import Path
+
+from . import assets
+
+log = logging.getLogger("vocalize")
+
+# Bumped when the cut or the decoder's extra input changes.
+SPLIT_FORMAT = 1
+
+ENCODER_INPUTS = ("style", "speed")
+DECODER_INPUTS = ("asr", "f0", "n", "style", "phase")
+
+_build_lock = threading.Lock()
+_split_paths: dict[Path, tuple[Path, Path] | None] = {}
+
+
+class NotSplittable(Exception):
+    """The model's graph is not the Kokoro layout the split expects."""
+
+
+def split_model(model: Path) -> tuple[Path, Path] | None:
+    """The (encoder, decoder) files of ``model``, built into the cache on first use; ``None``
+    when the model cannot be split (another layout) or the cache cannot be written, in which
+    case the model is used whole. Worked out once per process for each model."""
+    if model not in _split_paths:
+        _split_paths[model] = _find_or_build(model)
+    return _split_paths[model]
+
+
+def discard(model: Path) -> None:
+    """Deletes the split of ``model`` (so the next :func:`split_model` builds it again)."""
+    _split_paths.pop(model, None)
+    for path in split_paths(model) or ():
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            log.warning("cannot delete %s: %s", path, e)
+
+
+def split_paths(model: Path) -> tuple[Path, Path] | None:
+    """Where the split of ``model`` is kept: named by a digest of the model (its checksum
+    when it is the embedded one, else its path, size and mtime) and :data:`SPLIT_FORMAT`."""
+    try:
+        st = model.stat()
+    except OSError:
+        return None
+    identity = f"{model}:{st.st_size}:{st.st_mtime_ns}"
+    if model == assets.cache_dir() / assets.MODEL_FILE:
+        try:
+            identity = (assets.data_dir() / "model.sha256").read_text().split()[0]
+        except (OSError, IndexError, assets.AssetError):
+            pass
+    digest = hashlib.sha256(f"{SPLIT_FORMAT}\n{identity}".encode()).hexdigest()[:20]
+    folder = assets.cache_dir() / "split"
+    return folder / f"{model.stem}-{digest}.encoder.onnx", folder / f"{model.stem}-{digest}.decoder.onnx"
+
+
+def _find_or_build(model: Path) -> tuple[Path, Path] | None:
+    paths = split_paths(model)
+    if paths is None:
+        return None
+    encoder, decoder = paths
+    if encoder.is_file() and decoder.is_file():
+        return paths
+    marker = encoder.with_name(encoder.name.replace(".encoder.onnx", ".unsplittable"))
+    if marker.exists():
+        return None
+    try:
+        encoder.parent.mkdir(parents=True, exist_ok=True)
+        # Two processes building at once each write their own temp files and rename them
+        # over the same names: the content is the same.
+        with _build_lock:
+            if encoder.is_file() and decoder.is_file():
+                return paths
+            log.info("preparing %s for windowed decoding (once)", model.name)
+            try:
+                encoder_bytes, decoder_bytes = build(model)
+            except NotSplittable as e:
+                log.info("using %s whole: %s", model.name, e)
+                assets.write_atomic_bytes(marker, str(e).encode())
+                return None
+            # The encoder goes last: its presence says both are complete.
+            assets.write_atomic_bytes(decoder, decoder_bytes)
+            assets.write_atomic_bytes(encoder, encoder_bytes)
+    except ImportError:
+        log.info("the onnx package is missing; using %s whole", model.name)
+        return None
+    except OSError as e:
+        log.warning("cannot write the split model into %s (%s); using %s whole", encoder.parent, e, model.name)
+        return None
+    return paths
+
+
+def build(model: Path) -> tuple[bytes, bytes]:
+    """The serialized encoder and decoder of ``model``. Raises :class:`NotSplittable`."""
+    import onnx
+    from onnx import TensorProto, helper
+    from onnx.utils import Extractor
+
+    try:
+        proto = onnx.load(str(model))
+    except OSError:
+        raise
+    except Exception as e:  # protobuf's DecodeError and kin: not an ONNX file
+        raise NotSplittable(f"not readable as ONNX ({type(e).__name__})") from None
+    graph = proto.graph
+    names = [i.name for i in graph.input]
+    tokens = next((n for n in ("tokens", "input_ids") if n in names), None)
+    if tokens is None or not all(n in names for n in ENCODER_INPUTS):
+        raise NotSplittable(f"inputs are {', '.join(names)}")
+    asr, f0, n = _cut(graph)
+    cumsum = [node for node in graph.node if node.op_type == "CumSum" and "sin_gen" in node.name]
+    if len(cumsum) != 1:
+        raise NotSplittable(f"{len(cumsum)} harmonic-source phase sums found, expected 1")
+    harmonics = _harmonics(graph)
+    sums = [node for node in graph.node if node.op_type == "CumSum" and node.name.startswith("/encoder/")]
+    if len(sums) != 1:
+        raise NotSplittable(f"{len(sums)} duration sums found, expected 1")
+    durations = sums[0].input[0]
+
+    extractor = Extractor(proto)
+    encoder = extractor.extract_model([tokens, "style", "speed"], [asr, f0, n, durations])
+    decoder = extractor.extract_model([asr, f0, n, "style"], [graph.output[0].name])
+    _rename(encoder.graph, {tokens: "tokens", asr: "asr", f0: "f0", n: "n", durations: "durations"})
+    _rename(decoder.graph, {asr: "asr", f0: "f0", n: "n", graph.output[0].name: "audio"})
+
+    # phase: added to the running sum of the harmonic source's phase.
+    node = next(x for x in decoder.graph.node if x.op_type == "CumSum" and "sin_gen" in x.name)
+    local = node.output[0] + "_window"
+    add = helper.make_node("Add", [local, "phase"], [node.output[0]], name=node.name + "_phase")
+    node.output[0] = local
+    nodes = list(decoder.graph.node)
+    decoder.graph.node.insert(nodes.index(node) + 1, add)
+    decoder.graph.input.append(helper.make_tensor_value_info("phase", TensorProto.FLOAT, [1, 1, harmonics]))
+    for part in (encoder, decoder):
+        part.producer_name = "vocalize split"
+        onnx.checker.check_model(part)
+    return encoder.SerializeToString(), decoder.SerializeToString()
+
+
+def _cut(graph) -> tuple[str, str, str]:
+    """The three tensors the decoder takes from the text side: aligned features, F0, N."""
+    producer = {out: node for node in graph.node for out in node.output}
+    initializers = {i.name for i in graph.initializer}
+    decoder = [node for node in graph.node if node.name.startswith("/decoder/")]
+    if not decoder:
+        raise NotSplittable("no /decoder/ nodes")
+    crossing: dict[str, None] = {}
+    for node in decoder:
+        for name in node.input:
+            source = producer.get(name)
+            if not name or name in initializers or source is None or not source.name.startswith("/encoder/"):
+                continue
+            if source.op_type == "DynamicQuantizeLinear":  # the int8 export quantizes asr on the way
+                name = source.input[0]
+            crossing[name] = None
+    consumers: dict[str, list] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+
+    def feeds(tensor: str, layer: str) -> bool:
+        """Whether ``tensor`` reaches a node of ``layer`` within a few nodes."""
+        frontier = [tensor]
+        for _ in range(4):
+            nodes = [node for name in frontier for node in consumers.get(name, [])]
+            if any(f"/{layer}/" in node.name for node in nodes):
+                return True
+            frontier = [out for node in nodes for out in node.output]
+        return False
+
+    f0 = [t for t in crossing if feeds(t, "F0_conv")]
+    n = [t for t in crossing if feeds(t, "N_conv")]
+    rest = [t for t in crossing if t not in f0 + n]
+    if len(f0) != 1 or len(n) != 1 or len(rest) != 1:
+        raise NotSplittable(f"the decoder takes {sorted(crossing)} from the encoder")
+    return rest[0], f0[0], n[0]
+
+
+def _harmonics(graph) -> int:
+    """How many harmonics the sine source sums (the phase input's last dimension): the
+    size of the harmonic-number constant its first Mul scales F0 by."""
+    from onnx import numpy_helper
+
+    constants = {node.output[0]: numpy_helper.to_array(node.attribute[0].t) for node in graph.node if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value"}
+    constants.update((i.name, numpy_helper.to_array(i)) for i in graph.initializer)
+    for node in graph.node:
+        if node.op_type == "Mul" and node.name.endswith("/l_sin_gen/Mul"):
+            sizes = [constants[name].size for name in node.input if name in constants]
+            if sizes and max(sizes) > 1:
+                return int(max(sizes))
+    raise NotSplittable("the harmonic count of the sine source was not found")
+
+
+def _rename(graph, names: dict[str, str]) -> None:
+    for value in list(graph.input) + list(graph.output):
+        if value.name in names:
+            value.name = names[value.name]
+    for node in graph.node:
+        for i, name in enumerate(node.input):
+            if name in names:
+                node.input[i] = names[name]
+        for i, name in enumerate(node.output):
+            if name in names:
+                node.output[i] = names[name]
+
+
+def disabled() -> bool:
+    """``VOCALIZE_NO_SPLIT=1`` runs the model whole (every chunk decoded in one piece)."""
+    return bool(os.environ.get("VOCALIZE_NO_SPLIT"))
