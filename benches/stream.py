@@ -5,7 +5,7 @@ peak RSS is its own), warms up on a short sentence, then streams the text. kokor
 the same model and voice when it is installed (its create_stream for first audio, create for
 throughput).
 
-    python benches/stream.py [--skip-long]
+    python benches/stream.py [--skip-long] [--runs N]
 """
 
 from __future__ import annotations
@@ -59,13 +59,23 @@ def child_vocalize(text: str) -> dict:
     first = None
     seconds = 0.0
     samples = []  # RSS after each piece: flat memory means no growth from piece to piece
+    # A player that starts with the first piece: how long it would wait for later ones.
+    playing_until = underrun = 0.0
     for piece in engine.stream(text):
+        now = time.perf_counter() - start
         if first is None:
-            first = time.perf_counter() - start
+            first = playing_until = now
+        if now > playing_until:
+            underrun += now - playing_until
+            playing_until = now
+        playing_until += piece.duration
         seconds += piece.duration
         samples.append(rss_mb())
     quarter = samples[max(0, min(len(samples), expected) // 4 - 1)]
-    return {"first": first, "total": time.perf_counter() - start, "audio": seconds, "rss_quarter": quarter, "rss_end": samples[-1]}
+    return {
+        "first": first, "total": time.perf_counter() - start, "audio": seconds, "rss_quarter": quarter,
+        "rss_end": samples[-1], "pieces": len(samples), "underrun": underrun,
+    }
 
 
 def child_kokoro_onnx(text: str) -> dict:
@@ -100,10 +110,22 @@ def measure(engine: str, text: str) -> dict:
     return result
 
 
+def median(runs: list[dict]) -> dict:
+    """Each figure's median over the runs (throughput as audio / total of the median run)."""
+    import statistics
+
+    out = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+    by_speed = sorted(runs, key=lambda r: r["audio"] / r["total"])
+    mid = by_speed[len(by_speed) // 2]
+    out["audio"], out["total"] = mid["audio"], mid["total"]
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--skip-long", action="store_true", help="only the paragraph")
+    parser.add_argument("--runs", type=int, default=1, help="new processes per engine, alternating; medians are printed")
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -126,14 +148,19 @@ def main() -> None:
     texts = {"paragraph": PARAGRAPH} if args.skip_long else {"paragraph": PARAGRAPH, "2000 words": long_text()}
     for label, text in texts.items():
         print(f"{label}: {len(text.split())} words")
-        results = {engine: measure(engine, text) for engine in engines}
+        runs: dict[str, list[dict]] = {engine: [] for engine in engines}
+        for _ in range(max(1, args.runs)):
+            for engine in engines:
+                runs[engine].append(measure(engine, text))
+        results = {engine: median(rs) for engine, rs in runs.items()}
         for engine, r in results.items():
             print(
                 f"  {engine:<12} first audio {r['first'] * 1000:7.0f} ms   {r['audio'] / r['total']:5.2f}x real time"
                 f"   ({r['audio']:.1f} s of audio in {r['total']:.1f} s)   peak RSS {r['rss_mb']:5.0f} MB"
             )
             if "rss_end" in r:
-                print(f"  {'':<12} RSS a quarter of the way {r['rss_quarter']:.0f} MB, at the end {r['rss_end']:.0f} MB")
+                print(f"  {'':<12} RSS a quarter of the way {r['rss_quarter']:.0f} MB, at the end {r['rss_end']:.0f} MB;"
+                      f" {r['pieces']} pieces; a player starting at the first would wait {r['underrun'] * 1000:.0f} ms in all")
         if len(results) == 2:
             v, k = results["vocalize"], results["kokoro-onnx"]
             print(

@@ -88,10 +88,23 @@ def test_silence_only_chunk(model):
 
 def test_stream_yields_chunks_in_order(model):
     chunks = [request(HELLO), request(HELLO[:8]), request(HELLO * 2)]
-    streamed = list(model.stream(chunks))
+    streamed = list(model.stream(chunks, windowed=False))
     assert len(streamed) == 3
     whole = model.synthesize(chunks)
     np.testing.assert_array_equal(np.concatenate(streamed), whole)
+
+
+def test_a_windowed_stream_cuts_its_first_chunk_and_synthesize_cuts_the_same(model):
+    chunks = [request(HELLO), request(HELLO[:8]), request(HELLO * 2)]
+    streamed = list(model.stream(chunks))  # several chunks: windowed by default
+    assert model.split and len(streamed) > 3
+    np.testing.assert_array_equal(np.concatenate(streamed), model.synthesize(chunks, windowed=True))
+    # Decoded in windows, the speech keeps its length and loudness: within 15 % and 3 dB
+    # of the same chunks decoded whole (windows see less context, so not sample-equal).
+    windowed, whole = np.concatenate(streamed), model.synthesize(chunks)
+    assert abs(len(windowed) - len(whole)) < 0.15 * len(whole)
+    rms = lambda x: float(np.sqrt(np.mean(x.astype(np.float64) ** 2)))
+    assert abs(20 * np.log10(rms(windowed) / rms(whole))) < 3.0
 
 
 def test_closed_stream_stops(model):

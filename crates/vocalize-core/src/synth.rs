@@ -168,6 +168,8 @@ const LEAD_MARGIN: usize = 2;
 /// The same after the last spoken token: the silence there is the punctuation's pause,
 /// which trimming replaces by the chunk's own.
 const TAIL_MARGIN: usize = 6;
+/// Frames of it kept at most (before the chunk's own pause), for the last sound's release.
+const KEPT_AFTER_SPEECH: usize = 3;
 /// Ids of Kokoro's vocabulary that are punctuation or spaces: after the last spoken token
 /// they only lengthen the trailing silence.
 const PUNCTUATION: std::ops::RangeInclusive<i64> = 1..=16;
@@ -215,7 +217,8 @@ impl Plan {
                     (affordable.max(0.0) as usize).max(MIN_WINDOW)
                 }
             };
-            let size = if size + MIN_WINDOW >= remaining { remaining } else { size };
+            // No short last window: alone, its frames of silence sound louder.
+            let size = if size + 2 * MIN_WINDOW >= remaining { remaining } else { size };
             let right = if size < remaining { CONTEXT } else { 0 };
             let cost = (size + left + right) as f32 * FRAME_SECONDS / PLAN_SPEED;
             let played = size as f32 * FRAME_SECONDS;
@@ -237,9 +240,11 @@ impl Plan {
     }
 }
 
-/// The frames of an encoded chunk worth decoding: from a little before its first spoken
-/// token to a little after its last (the rest is silence that trimming removes).
-fn speech_frames(encoded: &Encoded, tokens: &[i64]) -> std::ops::Range<usize> {
+/// The frames of an encoded chunk worth decoding (from a little before its first spoken
+/// token to a little after its last: the rest is silence that trimming removes), and the
+/// last frame of speech kept (the decoder's noise in the silence after it, which a short
+/// window can make loud, is never kept).
+fn speech_frames(encoded: &Encoded, tokens: &[i64]) -> (std::ops::Range<usize>, usize) {
     let d = &encoded.durations;
     let lead = d[0].max(0) as usize;
     // The trailing pad and any punctuation or spaces before it.
@@ -247,10 +252,11 @@ fn speech_frames(encoded: &Encoded, tokens: &[i64]) -> std::ops::Range<usize> {
     let tail: usize = d[1 + spoken..].iter().map(|&x| x.max(0) as usize).sum();
     let start = lead.saturating_sub(LEAD_MARGIN).min(encoded.frames);
     let end = encoded.frames.saturating_sub(tail.saturating_sub(TAIL_MARGIN)).max(start);
+    let kept = encoded.frames.saturating_sub(tail.saturating_sub(KEPT_AFTER_SPEECH));
     if end - start < MIN_WINDOW {
-        return 0..encoded.frames;
+        return (0..encoded.frames, encoded.frames);
     }
-    start..end
+    (start..end, kept.min(end))
 }
 
 /// Synthesizes one chunk, handing its audio to `emit` piece by piece (one piece unless the
@@ -288,7 +294,7 @@ fn render(
     }
 
     let encoded = model.encode(&chunk.tokens, &chunk.style, chunk.speed, priority)?;
-    let speech = speech_frames(&encoded, &chunk.tokens);
+    let (speech, kept) = speech_frames(&encoded, &chunk.tokens);
     let mut plan = order.previous.recv().unwrap_or_default();
     let windows = plan.windows(speech, chunk.tokens.len());
     plan.add(pause_seconds);
@@ -311,7 +317,8 @@ fn render(
         if leading || last {
             let voiced = audio::voiced_range(&piece);
             if last {
-                piece.truncate(if voiced.is_empty() && !leading { 0 } else { voiced.end });
+                let end = if voiced.is_empty() && !leading { 0 } else { voiced.end };
+                piece.truncate(end.min(kept.saturating_sub(window.start) * SAMPLES_PER_FRAME));
                 audio::fade_out(&mut piece);
             }
             if leading {
