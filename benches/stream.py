@@ -1,7 +1,7 @@
 """Streaming: time to first audio, throughput and peak memory, against kokoro-onnx.
 
 For a ~130-word paragraph and a ~2,000-word text, each engine runs in a new process (so its
-peak RSS is its own), warms up on a short sentence, then streams the text. kokoro-onnx runs
+peak RSS is its own), warms up (vocalize: Engine.warm_up; kokoro-onnx: one short sentence), then streams the text. kokoro-onnx runs
 the same model and voice when it is installed (its create_stream for first audio, create for
 throughput).
 
@@ -53,7 +53,7 @@ def child_vocalize(text: str) -> dict:
     import vocalize
 
     engine = vocalize.Engine()
-    engine.synthesize("Warm up the engine.")
+    engine.warm_up()  # loads everything and streams one short text
     expected = len(engine.chunks(text))
     start = time.perf_counter()
     first = None

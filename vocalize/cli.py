@@ -110,7 +110,8 @@ def speak(
         from .engine import Engine
 
         engine = Engine(
-            voice=voice, speed=speed, model=model, voices=voices_file, lang=lang, threads=threads, g2p=g2p, provider=provider
+            voice=voice, speed=speed, model=model, voices=voices_file, lang=lang, threads=threads, g2p=g2p,
+            provider=provider, preload=True,
         )
     pieces = engine.stream(phonemes=content) if as_phonemes else engine.stream(content)
     with timing.span("synthesize and write", native=True):

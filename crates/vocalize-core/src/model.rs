@@ -177,12 +177,22 @@ impl Model {
         let count = options.sessions.max(1);
         if let Some(split) = options.split.clone() {
             let cache = |part: &str| options.optimized.as_deref().map(|p| part_cache(p, part));
-            let mut encoder = Vec::with_capacity(count);
-            let mut decoder = Vec::with_capacity(count);
-            for _ in 0..count {
-                encoder.push(Self::session(env, &split.encoder, cache("encoder").as_deref(), &options)?);
-                decoder.push(Self::session(env, &split.decoder, cache("decoder").as_deref(), &options)?);
-            }
+            // The two parts load at once: most of a session's creation is reading and
+            // preparing weights on one core.
+            let (encoder_cache, decoder_cache) = (cache("encoder"), cache("decoder"));
+            let (encoder, decoder) = std::thread::scope(|scope| {
+                let decoder = scope.spawn(|| {
+                    (0..count)
+                        .map(|_| Self::session(env, &split.decoder, decoder_cache.as_deref(), &options))
+                        .collect::<Result<Vec<_>>>()
+                });
+                let encoder = (0..count)
+                    .map(|_| Self::session(env, &split.encoder, encoder_cache.as_deref(), &options))
+                    .collect::<Result<Vec<_>>>();
+                let decoder = decoder.join().unwrap_or_else(|_| Err(CoreError::model(&split.decoder, "loading panicked")));
+                (encoder, decoder)
+            });
+            let (encoder, decoder) = (encoder?, decoder?);
             let harmonics = split_layout(&encoder[0], &decoder[0], &split)?;
             let schema = Schema { tokens: TOKENS.into(), style: STYLE.into(), speed: SPEED.into(), audio: "audio".into() };
             let graph = Graph::Split { encoder: Pool::new(encoder), decoder: Pool::new(decoder), harmonics };

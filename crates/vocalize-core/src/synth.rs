@@ -155,6 +155,9 @@ const FIRST_WINDOW: usize = 10;
 /// Frames decoded on each side of a seam between windows and thrown away, so each window
 /// sees its neighbours.
 const CONTEXT: usize = 4;
+/// Frames decoded after the stream's first window (its audio is the first out, so it is
+/// kept cheap; one frame of it crossfades into the next window).
+const FIRST_CONTEXT: usize = 2;
 /// The fewest frames a window holds.
 const MIN_WINDOW: usize = 8;
 /// Seconds of audio the decoder is assumed to make per second when windows are planned.
@@ -305,7 +308,9 @@ fn render(
     for (k, window) in windows.iter().enumerate() {
         let last = k + 1 == windows.len();
         let from = if k == 0 { window.start } else { window.start.saturating_sub(CONTEXT) };
-        let to = if last { window.end } else { (window.end + CONTEXT).min(encoded.frames) };
+        // The stream's first window looks less far ahead: its audio is what everyone waits for.
+        let ahead = if index == 0 && k == 0 { FIRST_CONTEXT } else { CONTEXT };
+        let to = if last { window.end } else { (window.end + ahead).min(encoded.frames) };
         let priority = if k == 0 { priority } else { priority.max(pool::SECOND) };
         let decoded = model.decode(&encoded, from..to, priority)?;
         let _span = tracing::info_span!("postprocess").entered();
