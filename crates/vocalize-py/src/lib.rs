@@ -159,11 +159,10 @@ impl Model {
 
     /// Like `synthesize`, but yields each chunk's audio as soon as it is ready. With
     /// `more=True` the stream stays open for `AudioStream.push` until `AudioStream.finish`.
-    /// With `windowed=True` (and a split model) the first chunk comes out in short windows,
-    /// so the first audio is out sooner; the default for text of more than one chunk.
-    #[pyo3(signature = (chunks, more = false, windowed = None))]
-    fn stream(&self, chunks: Vec<ChunkArgs<'_>>, more: bool, windowed: Option<bool>) -> PyResult<AudioStream> {
-        let windowed = windowed.unwrap_or(more || chunks.len() > 1);
+    /// With `windowed=True` (and a split model) the first chunk starts with a short window,
+    /// so the first audio is out sooner (see vocalize-core's `first_windows`).
+    #[pyo3(signature = (chunks, more = false, windowed = false))]
+    fn stream(&self, chunks: Vec<ChunkArgs<'_>>, more: bool, windowed: bool) -> PyResult<AudioStream> {
         let mut stream = self.synth.open(windowed);
         for chunk in requests(chunks)? {
             stream.push(chunk);
