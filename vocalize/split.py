@@ -33,7 +33,6 @@ log = logging.getLogger("vocalize")
 SPLIT_FORMAT = 1
 
 ENCODER_INPUTS = ("style", "speed")
-DECODER_INPUTS = ("asr", "f0", "n", "style", "phase")
 
 _build_lock = threading.Lock()
 _split_paths: dict[Path, tuple[Path, Path] | None] = {}

@@ -138,7 +138,8 @@ struct Running {
     task: tokio::task::JoinHandle<()>,
 }
 
-/// Frames (of 25 ms) of speech in a stream's first window: its first audio.
+/// Frames (of 25 ms) in a stream's first window, from a little before the first word: its
+/// first audio.
 const FIRST_WINDOW: usize = 16;
 /// Frames decoded after the first window and thrown away, so the window sees what comes
 /// next (one of them crossfades into the rest of the chunk).
@@ -171,8 +172,8 @@ pub fn first_windows(start: usize, frames: usize) -> Vec<std::ops::Range<usize>>
     vec![start..cut, cut..frames]
 }
 
-/// Synthesizes one chunk, handing its audio to `emit` piece by piece (one piece unless the
-/// plan cuts it into windows); stops early when `emit` returns false.
+/// Synthesizes one chunk, handing its audio to `emit` piece by piece (one piece unless it is
+/// the first chunk of a windowed stream); stops early when `emit` returns false.
 fn render(
     model: &Model,
     chunk: &ChunkRequest,
