@@ -46,6 +46,16 @@ def test_first_load_saves_the_optimized_graph(first_run):
     assert not list((cache / "optimized").glob("*.tmp")), "a temporary file was left behind"
 
 
+def test_the_entries_are_named_after_the_split(first_run):
+    """A split of another format (other fused operators) never loads graphs optimized from
+    an older one: the entries carry the split's digest."""
+    cache, _, _ = first_run
+    (encoder,) = (cache / "split").glob("*.encoder.onnx")
+    version = encoder.name.split(".encoder")[0].rsplit("-", 1)[-1]
+    assert len(version) == 20
+    assert all(f"-{version}." in e.name for e in entries(cache)), [e.name for e in entries(cache)]
+
+
 def test_later_loads_use_it_and_sound_the_same(first_run, tmp_path):
     cache, first, _ = first_run
     out = tmp_path / "again.wav"

@@ -34,6 +34,57 @@ def test_the_model_splits_into_an_encoder_and_a_decoder(parts):
     assert abs(size - assets.default_model().stat().st_size) < 2_000_000
 
 
+def test_the_decoder_fuses_every_snake_activation(parts):
+    """Each residual block's activation is one ai.vocalize:Snake node; only the harmonic
+    source's sines are left as Sin nodes."""
+    import onnx
+
+    decoder = onnx.load(str(parts[1]), load_external_data=False)
+    ops = [node.op_type for node in decoder.graph.node]
+    snakes = [node for node in decoder.graph.node if node.op_type == "Snake"]
+    assert len(snakes) == 48 and all(node.domain == "ai.vocalize" for node in snakes)
+    assert ops.count("Sin") <= 3
+    assert any(o.domain == "ai.vocalize" for o in decoder.opset_import)
+
+
+def test_the_fused_decoder_sounds_as_the_whole_model(engine):
+    """The split model with fused activations against the model run whole, on the same
+    chunks: same length, and the same waveform up to the int8 graph's own rounding (a
+    wrong activation gives a signal-to-difference ratio near 0 dB)."""
+    from vocalize import _native, assets
+    from vocalize.engine import _requests
+
+    split_model = engine._model()
+    assert split_model.split
+    whole = _native.load_model(str(assets.default_model()), 2, 1, provider="cpu", optimized=None)
+    assert not whole.split
+    style, rate, _ = engine._request("x", None, None, None)
+    for text in ["Several engineers reviewed the design before lunch.", "Could you send me the report by Friday?"]:
+        requests = _requests(engine._chunks(text, False), style, rate)
+        a, b = np.asarray(split_model.synthesize(requests)), np.asarray(whole.synthesize(requests))
+        assert len(a) == len(b) > 24000
+        snr = 10 * np.log10(np.sum(b**2) / np.sum((a - b) ** 2))
+        assert snr > 15, f"{text}: {snr:.1f} dB"
+
+
+def test_fusion_leaves_other_graphs_alone():
+    """A graph with a sine that is not a Snake activation keeps it."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from vocalize import split
+
+    alpha = numpy_helper.from_array(np.ones((1, 4, 1), np.float32), "alpha")
+    nodes = [helper.make_node("Mul", ["alpha", "x"], ["ax"]), helper.make_node("Sin", ["ax"], ["y"])]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, None])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [alpha],
+    )
+    model = helper.make_model(graph)
+    assert split.fuse_snakes(model) == 0
+    assert [n.op_type for n in model.graph.node] == ["Mul", "Sin"]
+
+
 def test_the_engine_runs_the_split_model(engine):
     model = engine._model()
     assert model.split
@@ -103,3 +154,30 @@ def test_no_split_runs_the_model_whole(tmp_path):
     assert result.returncode == 0, log
     assert "inference" in log and "decode" not in log
     assert len(read_wav(out)) > 12000
+
+
+def test_two_split_models_load_at_once_in_a_new_process(parts):
+    """The first sessions with the custom operators, created on two threads at once, both
+    load (ONNX Runtime registers a custom domain process-wide, once)."""
+    import subprocess
+    import sys
+
+    code = f"""
+import threading
+from vocalize import _native, assets
+_native.init(str(assets.ort_library()))
+errors = []
+def load():
+    try:
+        model = _native.load_model(str(assets.default_model()), 1, 1, provider="cpu", optimized=None, split=({str(parts[0])!r}, {str(parts[1])!r}))
+        assert model.split
+    except Exception as e:
+        errors.append(e)
+threads = [threading.Thread(target=load) for _ in range(2)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+assert not errors, errors
+print("ok")
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=300)
+    assert result.returncode == 0 and result.stdout.decode().strip() == "ok", result.stderr.decode()[-2000:]

@@ -195,6 +195,12 @@ class Engine:
             if parts is None:
                 break
             try:
+                if optimized:
+                    # The parts' optimized graphs are named after the split too, so a split
+                    # of a newer format never loads the graphs optimized from an older one.
+                    version = parts[0].name.split(".encoder")[0].rsplit("-", 1)[-1]
+                    cached = optimized.with_name(f"{optimized.stem}-{version}{optimized.suffix}")
+                    return load(split=(str(parts[0]), str(parts[1])), optimized=str(cached))
                 return load(split=(str(parts[0]), str(parts[1])))
             except ModelError as e:
                 # A damaged split (a disk error, another file under its name): build it

@@ -29,8 +29,10 @@ from . import assets
 
 log = logging.getLogger("vocalize")
 
-# Bumped when the cut or the decoder's extra input changes.
-SPLIT_FORMAT = 1
+# Bumped when the cut, the decoder's extra input or its fused operators change.
+SPLIT_FORMAT = 2
+# The domain of the operators the native engine adds to ONNX Runtime (vocalize-core's ops.rs).
+OPS_DOMAIN = "ai.vocalize"
 
 ENCODER_INPUTS = ("style", "speed")
 
@@ -158,10 +160,78 @@ def build(model: Path) -> tuple[bytes, bytes]:
     nodes = list(decoder.graph.node)
     decoder.graph.node.insert(nodes.index(node) + 1, add)
     decoder.graph.input.append(helper.make_tensor_value_info("phase", TensorProto.FLOAT, [1, 1, harmonics]))
+    fuse_snakes(decoder)
     for part in (encoder, decoder):
         part.producer_name = "vocalize split"
         onnx.checker.check_model(part)
     return encoder.SerializeToString(), decoder.SerializeToString()
+
+
+def fuse_snakes(model) -> int:
+    """Replaces each Snake activation of the vocoder, exported as
+    ``Add(x, Mul(inv_alpha, Pow(Sin(Mul(alpha, x)), 2)))``, by one ``ai.vocalize:Snake(x,
+    alpha, inv_alpha)`` node, which the native engine computes in one multi-threaded pass;
+    returns how many were fused (none in a graph of another layout, which then runs as is)."""
+    from onnx import helper, numpy_helper
+
+    graph = model.graph
+    initializers = {i.name: i for i in graph.initializer}
+    producer = {out: node for node in graph.node for out in node.output}
+    consumers: dict[str, list] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+
+    def only_consumer(node, op: str):
+        users = consumers.get(node.output[0], [])
+        return users[0] if len(users) == 1 and users[0].op_type == op else None
+
+    def channel_vector(name: str) -> bool:
+        init = initializers.get(name)
+        return init is not None and len(init.dims) == 3 and init.dims[0] == 1 and init.dims[2] == 1
+
+    def is_two(name: str) -> bool:
+        init = initializers.get(name)
+        if init is None:
+            node = producer.get(name)
+            if node is None or node.op_type != "Constant":
+                return False
+            value = numpy_helper.to_array(node.attribute[0].t)
+        else:
+            value = numpy_helper.to_array(init)
+        return value.size == 1 and float(value.reshape(-1)[0]) == 2.0
+
+    replaced: dict[str, object] = {}  # the final Add's name -> the fused node
+    dropped: set[str] = set()
+    for sin in graph.node:
+        if sin.op_type != "Sin":
+            continue
+        scale = producer.get(sin.input[0])
+        if scale is None or scale.op_type != "Mul":
+            continue
+        alpha = [i for i in scale.input if channel_vector(i)]
+        x = [i for i in scale.input if i not in alpha]
+        power = only_consumer(sin, "Pow")
+        if len(alpha) != 1 or len(x) != 1 or power is None or not is_two(power.input[1]):
+            continue
+        weigh = only_consumer(power, "Mul")
+        inv = [i for i in weigh.input if i != power.output[0]] if weigh is not None else []
+        add = only_consumer(weigh, "Add") if weigh is not None else None
+        if len(inv) != 1 or not channel_vector(inv[0]) or add is None or set(add.input) != {x[0], weigh.output[0]}:
+            continue
+        if len(consumers.get(scale.output[0], [])) != 1:
+            continue
+        fused = helper.make_node("Snake", [x[0], alpha[0], inv[0]], [add.output[0]], name=add.name + "_snake", domain=OPS_DOMAIN)
+        replaced[add.name] = fused
+        dropped.update(n.name for n in (scale, sin, power, weigh))
+    if not replaced:
+        return 0
+    nodes = [replaced.get(node.name, node) for node in graph.node if node.name not in dropped]
+    del graph.node[:]
+    graph.node.extend(nodes)
+    if not any(o.domain == OPS_DOMAIN for o in model.opset_import):
+        model.opset_import.append(helper.make_opsetid(OPS_DOMAIN, 1))
+    return len(replaced)
 
 
 def _cut(graph) -> tuple[str, str, str]:

@@ -7,6 +7,7 @@
 pub mod audio;
 pub mod error;
 pub mod model;
+pub mod ops;
 pub mod pool;
 pub mod synth;
 pub mod trace;

@@ -183,11 +183,11 @@ impl Model {
             let (encoder, decoder) = std::thread::scope(|scope| {
                 let decoder = scope.spawn(|| {
                     (0..count)
-                        .map(|_| Self::session(env, &split.decoder, decoder_cache.as_deref(), &options))
+                        .map(|_| Self::session(env, &split.decoder, decoder_cache.as_deref(), &options, true))
                         .collect::<Result<Vec<_>>>()
                 });
                 let encoder = (0..count)
-                    .map(|_| Self::session(env, &split.encoder, encoder_cache.as_deref(), &options))
+                    .map(|_| Self::session(env, &split.encoder, encoder_cache.as_deref(), &options, false))
                     .collect::<Result<Vec<_>>>();
                 let decoder = decoder.join().unwrap_or_else(|_| Err(CoreError::model(&split.decoder, "loading panicked")));
                 (encoder, decoder)
@@ -200,7 +200,7 @@ impl Model {
         }
         let mut sessions = Vec::with_capacity(count);
         for _ in 0..count {
-            sessions.push(Self::session(env, path, options.optimized.as_deref(), &options)?);
+            sessions.push(Self::session(env, path, options.optimized.as_deref(), &options, false)?);
         }
         let first = &sessions[0];
         let inputs: Vec<&str> = first.inputs().iter().map(|o| o.name()).collect();
@@ -209,14 +209,33 @@ impl Model {
         Ok(Self { path: path.to_owned(), schema, options, graph: Graph::Whole(Pool::new(sessions)) })
     }
 
-    fn session(env: &Environment, path: &Path, cache: Option<&Path>, options: &ModelOptions) -> Result<Session> {
+    /// A session of `path`; `ops`: with vocalize's custom operators (the split decoder).
+    fn session(env: &Environment, path: &Path, cache: Option<&Path>, options: &ModelOptions, ops: bool) -> Result<Session> {
+        if !ops {
+            return Self::session_of(env, path, cache, options, false);
+        }
+        // ONNX Runtime records a custom domain in a process-wide table the first time a
+        // session uses it, with a check-then-insert that fails when two sessions do it at
+        // once: the first session with the domain is created alone.
+        static REGISTERED: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
+        let mut registered = REGISTERED.lock().unwrap_or_else(|e| e.into_inner());
+        if *registered {
+            drop(registered);
+            return Self::session_of(env, path, cache, options, true);
+        }
+        let session = Self::session_of(env, path, cache, options, true)?;
+        *registered = true;
+        Ok(session)
+    }
+
+    fn session_of(env: &Environment, path: &Path, cache: Option<&Path>, options: &ModelOptions, ops: bool) -> Result<Session> {
         let _span = tracing::info_span!("create_session", threads = options.intra_threads).entered();
         let Some(cache) = cache else {
-            return Self::builder(env, path, options, GraphOptimizationLevel::All)?
+            return Self::builder(env, path, options, GraphOptimizationLevel::All, ops)?
                 .commit_from_file(path)
                 .map_err(|e| CoreError::model(path, e));
         };
-        if let Some(session) = Self::cached_session(env, path, options, cache) {
+        if let Some(session) = Self::cached_session(env, path, options, cache, ops) {
             return Ok(session);
         }
         // Build from the model, saving the optimized graph under a name of our own and
@@ -224,7 +243,7 @@ impl Model {
         // two processes building at once each write their own copy.
         let _span = tracing::info_span!("optimize_and_save").entered();
         let temp = temp_name(cache);
-        let saved = Self::builder(env, path, options, GraphOptimizationLevel::All)?
+        let saved = Self::builder(env, path, options, GraphOptimizationLevel::All, ops)?
             .with_optimized_model_path(&temp)
             .map_err(|e| CoreError::model(path, e))?
             .commit_from_file(path);
@@ -239,7 +258,7 @@ impl Model {
                 let _ = std::fs::remove_file(&temp);
                 // A cache folder that cannot be written must not stop synthesis.
                 tracing::warn!("cannot save the optimized model to {}: {e}", temp.display());
-                Self::builder(env, path, options, GraphOptimizationLevel::All)?
+                Self::builder(env, path, options, GraphOptimizationLevel::All, ops)?
                     .commit_from_file(path)
                     .map_err(|e| CoreError::model(path, e))
             }
@@ -248,7 +267,7 @@ impl Model {
 
     /// The session from a complete cached optimized graph, or `None` (and the entry
     /// removed) when it is missing, incomplete or unreadable.
-    fn cached_session(env: &Environment, path: &Path, options: &ModelOptions, cache: &Path) -> Option<Session> {
+    fn cached_session(env: &Environment, path: &Path, options: &ModelOptions, cache: &Path, ops: bool) -> Option<Session> {
         let expected = std::fs::read_to_string(size_file(cache)).ok()?.trim().parse::<u64>().ok();
         let actual = std::fs::metadata(cache).ok().map(|m| m.len());
         if expected.is_none() || expected != actual {
@@ -259,7 +278,7 @@ impl Model {
             return None;
         }
         let _span = tracing::info_span!("load_optimized").entered();
-        let loaded = Self::builder(env, path, options, GraphOptimizationLevel::Disable)
+        let loaded = Self::builder(env, path, options, GraphOptimizationLevel::Disable, ops)
             .ok()?
             .commit_from_file(cache);
         match loaded {
@@ -273,11 +292,16 @@ impl Model {
         }
     }
 
-    fn builder(env: &Environment, path: &Path, options: &ModelOptions, level: GraphOptimizationLevel) -> Result<SessionBuilder> {
+    fn builder(env: &Environment, path: &Path, options: &ModelOptions, level: GraphOptimizationLevel, ops: bool) -> Result<SessionBuilder> {
         let fail = |e: ort::Error<SessionBuilder>| CoreError::model(path, e);
         let mut builder = Session::builder(env).map_err(|e| CoreError::model(path, e))?;
         if !options.arena {
             disable_cpu_arena(&mut builder).map_err(|e| CoreError::model(path, e))?;
+        }
+        if ops {
+            // The split decoder's fused activations (see `crate::ops`).
+            let domain = crate::ops::domain().map_err(|e| CoreError::model(path, e))?;
+            builder = builder.with_operators(domain).map_err(fail)?;
         }
         let builder = builder
             .with_optimization_level(level)
