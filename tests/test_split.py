@@ -34,16 +34,19 @@ def test_the_model_splits_into_an_encoder_and_a_decoder(parts):
     assert abs(size - assets.default_model().stat().st_size) < 2_000_000
 
 
-def test_the_decoder_fuses_every_snake_activation(parts):
-    """Each residual block's activation is one ai.vocalize:Snake node; only the harmonic
-    source's sines are left as Sin nodes."""
+def test_the_decoder_fuses_activations_and_normalizations(parts):
+    """Each residual block's activation is one ai.vocalize:Snake node (only the harmonic
+    source's sines are left as Sin nodes), and nearly every instance normalization one
+    ai.vocalize:AdaIN node."""
     import onnx
 
     decoder = onnx.load(str(parts[1]), load_external_data=False)
     ops = [node.op_type for node in decoder.graph.node]
-    snakes = [node for node in decoder.graph.node if node.op_type == "Snake"]
-    assert len(snakes) == 48 and all(node.domain == "ai.vocalize" for node in snakes)
-    assert ops.count("Sin") <= 3
+    fused = [node for node in decoder.graph.node if node.op_type in ("Snake", "AdaIN")]
+    assert all(node.domain == "ai.vocalize" for node in fused)
+    assert ops.count("Snake") == 48 and ops.count("Sin") <= 3
+    assert ops.count("AdaIN") >= 50 and ops.count("ReduceMean") <= 8
+    assert all(node.attribute[0].name == "epsilon" for node in fused if node.op_type == "AdaIN")
     assert any(o.domain == "ai.vocalize" for o in decoder.opset_import)
 
 

@@ -30,7 +30,7 @@ from . import assets
 log = logging.getLogger("vocalize")
 
 # Bumped when the cut, the decoder's extra input or its fused operators change.
-SPLIT_FORMAT = 2
+SPLIT_FORMAT = 3
 # The domain of the operators the native engine adds to ONNX Runtime (vocalize-core's ops.rs).
 OPS_DOMAIN = "ai.vocalize"
 
@@ -160,6 +160,7 @@ def build(model: Path) -> tuple[bytes, bytes]:
     nodes = list(decoder.graph.node)
     decoder.graph.node.insert(nodes.index(node) + 1, add)
     decoder.graph.input.append(helper.make_tensor_value_info("phase", TensorProto.FLOAT, [1, 1, harmonics]))
+    fuse_norms(decoder)
     fuse_snakes(decoder)
     for part in (encoder, decoder):
         part.producer_name = "vocalize split"
@@ -167,46 +168,112 @@ def build(model: Path) -> tuple[bytes, bytes]:
     return encoder.SerializeToString(), decoder.SerializeToString()
 
 
+def fuse_norms(model) -> int:
+    """Replaces each adaptive instance normalization of the decoder, exported as
+    ``Add(Mul(gain, Div(Sub(x, ReduceMean(x)), Sqrt(Add(ReduceMean(Sub(..)²), eps)))), bias)``
+    over the last axis, by one ``ai.vocalize:AdaIN(x, gain, bias)`` node with its epsilon;
+    returns how many were fused."""
+    from onnx import helper
+
+    graph = model.graph
+    index = _Index(graph)
+    constant, users = index.constant, index.users
+
+    def over_last_axis(node) -> bool:
+        axes = constant(node.input[1]) if len(node.input) > 1 else None
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        if axes is None:
+            axes = attrs.get("axes")
+        return axes is not None and [int(a) for a in list(axes)] in ([-1], [2]) and attrs.get("keepdims", 1) == 1
+
+    replaced: dict[str, object] = {}
+    dropped: set[str] = set()
+    for mean in graph.node:
+        if mean.op_type != "ReduceMean" or not over_last_axis(mean):
+            continue
+        x = mean.input[0]
+        subs = users(mean.output[0])
+        if len(subs) != 1 or subs[0].op_type != "Sub" or list(subs[0].input) != [x, mean.output[0]]:
+            continue
+        sub = subs[0]
+        centered = users(sub.output[0])
+        square = [n for n in centered if n.op_type == "Mul" and list(n.input) == [sub.output[0], sub.output[0]]]
+        div = [n for n in centered if n.op_type == "Div" and n.input[0] == sub.output[0]]
+        if len(centered) != 2 or len(square) != 1 or len(div) != 1:
+            continue
+        var = users(square[0].output[0])
+        if len(var) != 1 or var[0].op_type != "ReduceMean" or not over_last_axis(var[0]):
+            continue
+        add_eps = users(var[0].output[0])
+        if len(add_eps) != 1 or add_eps[0].op_type != "Add":
+            continue
+        eps_name = [i for i in add_eps[0].input if i != var[0].output[0]]
+        eps = constant(eps_name[0]) if len(eps_name) == 1 else None
+        sqrt = users(add_eps[0].output[0])
+        if eps is None or eps.size != 1 or len(sqrt) != 1 or sqrt[0].op_type != "Sqrt" or div[0].input[1] != sqrt[0].output[0]:
+            continue
+        scale = users(div[0].output[0])
+        if len(scale) != 1 or scale[0].op_type != "Mul":
+            continue
+        gain = [i for i in scale[0].input if i != div[0].output[0]]
+        shift = users(scale[0].output[0])
+        if len(gain) != 1 or len(shift) != 1 or shift[0].op_type != "Add":
+            continue
+        bias = [i for i in shift[0].input if i != scale[0].output[0]]
+        if len(bias) != 1:
+            continue
+        fused = helper.make_node(
+            "AdaIN", [x, gain[0], bias[0]], [shift[0].output[0]], name=shift[0].name + "_adain",
+            domain=OPS_DOMAIN, epsilon=float(eps.reshape(-1)[0]),
+        )
+        replaced[shift[0].name] = fused
+        dropped.update(n.name for n in (mean, sub, square[0], var[0], add_eps[0], sqrt[0], div[0], scale[0]))
+    return _replace(model, replaced, dropped)
+
+
+def _replace(model, replaced: dict, dropped: set[str]) -> int:
+    """Puts each fused node in place of the node it replaces, drops the nodes it covers."""
+    from onnx import helper
+
+    if not replaced:
+        return 0
+    graph = model.graph
+    nodes = [replaced.get(node.name, node) for node in graph.node if node.name not in dropped]
+    del graph.node[:]
+    graph.node.extend(nodes)
+    if not any(o.domain == OPS_DOMAIN for o in model.opset_import):
+        model.opset_import.append(helper.make_opsetid(OPS_DOMAIN, 1))
+    return len(replaced)
+
+
 def fuse_snakes(model) -> int:
     """Replaces each Snake activation of the vocoder, exported as
     ``Add(x, Mul(inv_alpha, Pow(Sin(Mul(alpha, x)), 2)))``, by one ``ai.vocalize:Snake(x,
     alpha, inv_alpha)`` node, which the native engine computes in one multi-threaded pass;
     returns how many were fused (none in a graph of another layout, which then runs as is)."""
-    from onnx import helper, numpy_helper
+    from onnx import helper
 
     graph = model.graph
-    initializers = {i.name: i for i in graph.initializer}
-    producer = {out: node for node in graph.node for out in node.output}
-    consumers: dict[str, list] = {}
-    for node in graph.node:
-        for name in node.input:
-            consumers.setdefault(name, []).append(node)
+    index = _Index(graph)
 
     def only_consumer(node, op: str):
-        users = consumers.get(node.output[0], [])
+        users = index.users(node.output[0])
         return users[0] if len(users) == 1 and users[0].op_type == op else None
 
     def channel_vector(name: str) -> bool:
-        init = initializers.get(name)
+        init = index.initializers.get(name)
         return init is not None and len(init.dims) == 3 and init.dims[0] == 1 and init.dims[2] == 1
 
     def is_two(name: str) -> bool:
-        init = initializers.get(name)
-        if init is None:
-            node = producer.get(name)
-            if node is None or node.op_type != "Constant":
-                return False
-            value = numpy_helper.to_array(node.attribute[0].t)
-        else:
-            value = numpy_helper.to_array(init)
-        return value.size == 1 and float(value.reshape(-1)[0]) == 2.0
+        value = index.constant(name)
+        return value is not None and value.size == 1 and float(value.reshape(-1)[0]) == 2.0
 
     replaced: dict[str, object] = {}  # the final Add's name -> the fused node
     dropped: set[str] = set()
     for sin in graph.node:
         if sin.op_type != "Sin":
             continue
-        scale = producer.get(sin.input[0])
+        scale = index.producer.get(sin.input[0])
         if scale is None or scale.op_type != "Mul":
             continue
         alpha = [i for i in scale.input if channel_vector(i)]
@@ -219,19 +286,39 @@ def fuse_snakes(model) -> int:
         add = only_consumer(weigh, "Add") if weigh is not None else None
         if len(inv) != 1 or not channel_vector(inv[0]) or add is None or set(add.input) != {x[0], weigh.output[0]}:
             continue
-        if len(consumers.get(scale.output[0], [])) != 1:
+        if len(index.users(scale.output[0])) != 1:
             continue
         fused = helper.make_node("Snake", [x[0], alpha[0], inv[0]], [add.output[0]], name=add.name + "_snake", domain=OPS_DOMAIN)
         replaced[add.name] = fused
         dropped.update(n.name for n in (scale, sin, power, weigh))
-    if not replaced:
-        return 0
-    nodes = [replaced.get(node.name, node) for node in graph.node if node.name not in dropped]
-    del graph.node[:]
-    graph.node.extend(nodes)
-    if not any(o.domain == OPS_DOMAIN for o in model.opset_import):
-        model.opset_import.append(helper.make_opsetid(OPS_DOMAIN, 1))
-    return len(replaced)
+    return _replace(model, replaced, dropped)
+
+
+class _Index:
+    """Who produces and who reads each tensor of a graph, and its constant values."""
+
+    def __init__(self, graph) -> None:
+        self.initializers = {i.name: i for i in graph.initializer}
+        self.producer = {out: node for node in graph.node for out in node.output}
+        self.consumers: dict[str, list] = {}
+        for node in graph.node:
+            for name in node.input:
+                self.consumers.setdefault(name, []).append(node)
+
+    def users(self, name: str) -> list:
+        """The nodes reading ``name``, each once (a Mul of a tensor by itself reads it twice)."""
+        return list({id(n): n for n in self.consumers.get(name, [])}.values())
+
+    def constant(self, name: str):
+        """The value of an initializer or Constant node, else ``None``."""
+        from onnx import numpy_helper
+
+        if name in self.initializers:
+            return numpy_helper.to_array(self.initializers[name])
+        node = self.producer.get(name)
+        if node is not None and node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":
+            return numpy_helper.to_array(node.attribute[0].t)
+        return None
 
 
 def _cut(graph) -> tuple[str, str, str]:

@@ -26,6 +26,16 @@ pub fn domain() -> ort::Result<Arc<OperatorDomain>> {
     Ok(Arc::new(OperatorDomain::new(DOMAIN)?.add(Snake)?.add(AdaIn)?))
 }
 
+/// Both operators take `x [N, C, T]` and two per-channel tensors, and return a tensor
+/// shaped as `x`.
+fn three_floats_in() -> [OperatorInput; 3] {
+    std::array::from_fn(|_| OperatorInput::required(TensorElementType::Float32))
+}
+
+fn one_float_out() -> [OperatorOutput; 1] {
+    [OperatorOutput::required(TensorElementType::Float32)]
+}
+
 struct Snake;
 
 impl Operator for Snake {
@@ -36,15 +46,11 @@ impl Operator for Snake {
     }
 
     fn inputs(&self) -> impl IntoIterator<Item = OperatorInput> {
-        [
-            OperatorInput::required(TensorElementType::Float32),
-            OperatorInput::required(TensorElementType::Float32),
-            OperatorInput::required(TensorElementType::Float32),
-        ]
+        three_floats_in()
     }
 
     fn outputs(&self) -> impl IntoIterator<Item = OperatorOutput> {
-        [OperatorOutput::required(TensorElementType::Float32)]
+        one_float_out()
     }
 
     fn create_kernel<'attr>(&self, _: &KernelContext<'attr>) -> ort::Result<Self::Kernel<'attr>> {
@@ -64,15 +70,11 @@ impl Operator for AdaIn {
     }
 
     fn inputs(&self) -> impl IntoIterator<Item = OperatorInput> {
-        [
-            OperatorInput::required(TensorElementType::Float32),
-            OperatorInput::required(TensorElementType::Float32),
-            OperatorInput::required(TensorElementType::Float32),
-        ]
+        three_floats_in()
     }
 
     fn outputs(&self) -> impl IntoIterator<Item = OperatorOutput> {
-        [OperatorOutput::required(TensorElementType::Float32)]
+        one_float_out()
     }
 
     fn create_kernel<'attr>(&self, kctx: &KernelContext<'attr>) -> ort::Result<Self::Kernel<'attr>> {
@@ -87,44 +89,8 @@ struct AdaInKernel {
 
 impl Kernel for AdaInKernel {
     fn compute(&mut self, ctx: &ComputeContext) -> ort::Result<()> {
-        let missing = || ort::Error::new("AdaIN: missing input");
-        let x = ctx.input(0)?.ok_or_else(missing)?;
-        let gain = ctx.input(1)?.ok_or_else(missing)?;
-        let bias = ctx.input(2)?.ok_or_else(missing)?;
-        let (shape, x) = x.try_extract_tensor::<f32>()?;
-        let (_, gain) = gain.try_extract_tensor::<f32>()?;
-        let (_, bias) = bias.try_extract_tensor::<f32>()?;
-        let dims: Vec<i64> = shape.iter().copied().collect();
-        let [batch, channels, len] = dims[..] else {
-            return Err(ort::Error::new(format!("AdaIN: x must be [N, C, T], got {dims:?}")));
-        };
-        let (batch, channels, len) = (batch as usize, channels as usize, len as usize);
-        // gain and bias are per channel, or per (batch, channel).
-        let per_batch = |v: &[f32]| v.len() == channels || v.len() == batch * channels;
-        if !per_batch(gain) || !per_batch(bias) {
-            return Err(ort::Error::new(format!(
-                "AdaIN: gain and bias need {channels} values per batch, got {} and {}",
-                gain.len(),
-                bias.len()
-            )));
-        }
-        let mut out = ctx.output(0, dims.clone())?.ok_or_else(|| ort::Error::new("AdaIN: no output"))?;
-        let (_, y) = out.try_extract_tensor_mut::<f32>()?;
-        if y.is_empty() {
-            return Ok(());
-        }
-        let rows = Rows(y.as_mut_ptr());
-        let rows = &rows;
         let epsilon = self.epsilon;
-        ctx.par_for(batch * channels, batch * channels, move |row| {
-            let range = row * len..(row + 1) * len;
-            // SAFETY: each row index is visited once, and rows do not overlap.
-            let y = unsafe { std::slice::from_raw_parts_mut(rows.0.add(range.start), len) };
-            let g = gain[row % gain.len()];
-            let b = bias[row % bias.len()];
-            adain_row(&x[range], g, b, epsilon, y);
-        })?;
-        Ok(())
+        per_row(ctx, "AdaIN", move |x, gain, bias, y| adain_row(x, gain, bias, epsilon, y))
     }
 }
 
@@ -181,41 +147,46 @@ unsafe impl Sync for Rows {}
 
 impl Kernel for SnakeKernel {
     fn compute(&mut self, ctx: &ComputeContext) -> ort::Result<()> {
-        let missing = || ort::Error::new("Snake: missing input");
-        let x = ctx.input(0)?.ok_or_else(missing)?;
-        let alpha = ctx.input(1)?.ok_or_else(missing)?;
-        let inv = ctx.input(2)?.ok_or_else(missing)?;
-        let (shape, x) = x.try_extract_tensor::<f32>()?;
-        let (_, alpha) = alpha.try_extract_tensor::<f32>()?;
-        let (_, inv) = inv.try_extract_tensor::<f32>()?;
-        let dims: Vec<i64> = shape.iter().copied().collect();
-        let [batch, channels, len] = dims[..] else {
-            return Err(ort::Error::new(format!("Snake: x must be [N, C, T], got {dims:?}")));
-        };
-        let (batch, channels, len) = (batch as usize, channels as usize, len as usize);
-        if alpha.len() != channels || inv.len() != channels {
-            return Err(ort::Error::new(format!(
-                "Snake: alpha and inv_alpha need {channels} values, got {} and {}",
-                alpha.len(),
-                inv.len()
-            )));
-        }
-        let mut out = ctx.output(0, dims.clone())?.ok_or_else(|| ort::Error::new("Snake: no output"))?;
-        let (_, y) = out.try_extract_tensor_mut::<f32>()?;
-        if y.is_empty() {
-            return Ok(());
-        }
-        let rows = Rows(y.as_mut_ptr());
-        let rows = &rows;
-        ctx.par_for(batch * channels, batch * channels, move |row| {
-            let c = row % channels;
-            let range = row * len..(row + 1) * len;
-            // SAFETY: each row index is visited once, and rows do not overlap.
-            let y = unsafe { std::slice::from_raw_parts_mut(rows.0.add(range.start), len) };
-            snake_row(&x[range], alpha[c], inv[c], y);
-        })?;
-        Ok(())
+        per_row(ctx, "Snake", snake_row)
     }
+}
+
+/// Runs `row(x_row, p, q, y_row)` for every channel row of input 0 (`[N, C, T]`) on the
+/// session's intra-op threads, with `p` and `q` that row's values of inputs 1 and 2 (one per
+/// channel, or per batch and channel); output 0 is shaped as input 0.
+fn per_row(ctx: &ComputeContext, op: &str, row: impl Fn(&[f32], f32, f32, &mut [f32]) + Sync + Send) -> ort::Result<()> {
+    let missing = || ort::Error::new(format!("{op}: missing input"));
+    let (x, p, q) = (ctx.input(0)?.ok_or_else(missing)?, ctx.input(1)?.ok_or_else(missing)?, ctx.input(2)?.ok_or_else(missing)?);
+    let (shape, x) = x.try_extract_tensor::<f32>()?;
+    let (_, p) = p.try_extract_tensor::<f32>()?;
+    let (_, q) = q.try_extract_tensor::<f32>()?;
+    let dims: Vec<i64> = shape.iter().copied().collect();
+    let [batch, channels, len] = dims[..] else {
+        return Err(ort::Error::new(format!("{op}: the input must be [N, C, T], got {dims:?}")));
+    };
+    let (rows, channels, len) = ((batch * channels) as usize, channels as usize, len as usize);
+    let fits = |v: &[f32]| v.len() == channels || v.len() == rows;
+    if !fits(p) || !fits(q) {
+        return Err(ort::Error::new(format!(
+            "{op}: the per-channel inputs need {channels} values per batch, got {} and {}",
+            p.len(),
+            q.len()
+        )));
+    }
+    let mut out = ctx.output(0, dims.clone())?.ok_or_else(|| ort::Error::new(format!("{op}: no output")))?;
+    let (_, y) = out.try_extract_tensor_mut::<f32>()?;
+    if y.is_empty() {
+        return Ok(());
+    }
+    let out = Rows(y.as_mut_ptr());
+    let out = &out;
+    ctx.par_for(rows, rows, move |r| {
+        let range = r * len..(r + 1) * len;
+        // SAFETY: each row index is visited once, and rows do not overlap.
+        let y = unsafe { std::slice::from_raw_parts_mut(out.0.add(range.start), len) };
+        row(&x[range], p[r % p.len()], q[r % q.len()], y);
+    })?;
+    Ok(())
 }
 
 /// `y = x + inv · sin²(alpha · x)` over one channel row.
