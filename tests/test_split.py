@@ -36,13 +36,17 @@ def test_the_model_splits_into_an_encoder_and_a_decoder(parts):
 
 def test_the_decoder_fuses_activations_and_normalizations(parts):
     """Each residual block's activation is one ai.vocalize:Snake node (only the harmonic
-    source's sines are left as Sin nodes), and nearly every instance normalization one
-    ai.vocalize:AdaIN node."""
+    source's sines are left as Sin nodes), nearly every instance normalization one
+    ai.vocalize:AdaIN node, and nearly every int8 convolution's sums become floats in one
+    ai.vocalize:BiasScale node."""
     import onnx
 
     decoder = onnx.load(str(parts[1]), load_external_data=False)
     ops = [node.op_type for node in decoder.graph.node]
-    fused = [node for node in decoder.graph.node if node.op_type in ("Snake", "AdaIN")]
+    fused = [node for node in decoder.graph.node if node.op_type in ("Snake", "AdaIN", "BiasScale")]
+    convs = {node.output[0] for node in decoder.graph.node if node.op_type == "ConvInteger"}
+    assert ops.count("BiasScale") >= 60 and ops.count("ConvInteger") - ops.count("BiasScale") <= 8
+    assert all(node.input[0] in convs for node in fused if node.op_type == "BiasScale")
     assert all(node.domain == "ai.vocalize" for node in fused)
     assert ops.count("Snake") == 48 and ops.count("Sin") <= 3
     assert ops.count("AdaIN") >= 50 and ops.count("ReduceMean") <= 8

@@ -299,7 +299,7 @@ impl Model {
             disable_cpu_arena(&mut builder).map_err(|e| CoreError::model(path, e))?;
         }
         if ops {
-            // The split decoder's fused activations (see `crate::ops`).
+            // The split decoder's fused operators (see `crate::ops`).
             let domain = crate::ops::domain().map_err(|e| CoreError::model(path, e))?;
             builder = builder.with_operators(domain).map_err(fail)?;
         }
@@ -314,6 +314,16 @@ impl Model {
             // is useless for the next and only grows the arena.
             .with_memory_pattern(false)
             .map_err(fail)?;
+        // A developer's switch: ONNX Runtime writes a per-node profile, named after the
+        // prefix and the model file, when the session is dropped (`_native.release_models`).
+        let builder = match std::env::var_os("VOCALIZE_PROFILE") {
+            Some(prefix) if !prefix.is_empty() => {
+                let mut prefix = prefix;
+                prefix.push(format!("-{}", path.file_stem().unwrap_or_default().to_string_lossy()));
+                builder.with_profiling(prefix).map_err(fail)?
+            }
+            _ => builder,
+        };
         with_provider(builder, &options.provider).map_err(|e| CoreError::model(path, e))
     }
 

@@ -11,7 +11,12 @@
 //! over time per channel (`gain`, `bias`: `[1, C, 1]`, from the style vector), is the
 //! instance normalization of every decoder and vocoder block, exported as nine nodes.
 //!
-//! `vocalize/split.py` puts both in the decoder graph.
+//! `BiasScale(acc, bias, scale) = float(acc + bias) · scale` turns an int8 convolution's
+//! int32 sums into floats (`bias`: int32 per channel, `scale`: one float): the three
+//! element-wise nodes (Add, Cast, Mul) the dynamic quantization exports after each of the
+//! decoder's `ConvInteger`s, in one pass.
+//!
+//! `vocalize/split.py` puts them in the decoder graph.
 
 use std::sync::Arc;
 
@@ -23,11 +28,11 @@ pub const DOMAIN: &str = "ai.vocalize";
 
 /// The domain holding every custom operator, ready to give to a session builder.
 pub fn domain() -> ort::Result<Arc<OperatorDomain>> {
-    Ok(Arc::new(OperatorDomain::new(DOMAIN)?.add(Snake)?.add(AdaIn)?))
+    Ok(Arc::new(OperatorDomain::new(DOMAIN)?.add(Snake)?.add(AdaIn)?.add(BiasScale)?))
 }
 
-/// Both operators take `x [N, C, T]` and two per-channel tensors, and return a tensor
-/// shaped as `x`.
+/// Each operator takes `x [N, C, T]` and two per-channel (or single) values, and returns a
+/// float tensor shaped as `x`.
 fn three_floats_in() -> [OperatorInput; 3] {
     std::array::from_fn(|_| OperatorInput::required(TensorElementType::Float32))
 }
@@ -140,6 +145,48 @@ fn lanes_sum(x: &[f32], f: impl Fn(f32) -> f32) -> f32 {
     acc.iter().sum::<f32>() + rest
 }
 
+struct BiasScale;
+
+impl Operator for BiasScale {
+    type Kernel<'attr> = BoxedKernel<'attr>;
+
+    fn name(&self) -> &str {
+        "BiasScale"
+    }
+
+    fn inputs(&self) -> impl IntoIterator<Item = OperatorInput> {
+        [
+            OperatorInput::required(TensorElementType::Int32),
+            OperatorInput::required(TensorElementType::Int32),
+            OperatorInput::required(TensorElementType::Float32),
+        ]
+    }
+
+    fn outputs(&self) -> impl IntoIterator<Item = OperatorOutput> {
+        one_float_out()
+    }
+
+    fn create_kernel<'attr>(&self, _: &KernelContext<'attr>) -> ort::Result<Self::Kernel<'attr>> {
+        Ok(Box::new(BiasScaleKernel))
+    }
+}
+
+struct BiasScaleKernel;
+
+impl Kernel for BiasScaleKernel {
+    fn compute(&mut self, ctx: &ComputeContext) -> ort::Result<()> {
+        per_row(ctx, "BiasScale", bias_scale_row)
+    }
+}
+
+/// `y = float(acc + bias) · scale` over one channel row: the int32 sum wraps as ONNX's Add
+/// does, and is rounded to a float once, as by Cast, before the product.
+pub fn bias_scale_row(acc: &[i32], bias: i32, scale: f32, y: &mut [f32]) {
+    for (y, &a) in y.iter_mut().zip(acc) {
+        *y = a.wrapping_add(bias) as f32 * scale;
+    }
+}
+
 /// The output buffer, written by the intra-op threads at disjoint channel rows.
 struct Rows(*mut f32);
 unsafe impl Send for Rows {}
@@ -153,22 +200,27 @@ impl Kernel for SnakeKernel {
 
 /// Runs `row(x_row, p, q, y_row)` for every channel row of input 0 (`[N, C, T]`) on the
 /// session's intra-op threads, with `p` and `q` that row's values of inputs 1 and 2 (one per
-/// channel, or per batch and channel); output 0 is shaped as input 0.
-fn per_row(ctx: &ComputeContext, op: &str, row: impl Fn(&[f32], f32, f32, &mut [f32]) + Sync + Send) -> ort::Result<()> {
+/// channel, one per batch and channel, or one for all); output 0 is a float tensor shaped
+/// as input 0.
+fn per_row<X, P>(ctx: &ComputeContext, op: &str, row: impl Fn(&[X], P, f32, &mut [f32]) + Sync + Send) -> ort::Result<()>
+where
+    X: ort::value::PrimitiveTensorElementType + Sync + std::fmt::Debug,
+    P: ort::value::PrimitiveTensorElementType + Copy + Sync + std::fmt::Debug,
+{
     let missing = || ort::Error::new(format!("{op}: missing input"));
     let (x, p, q) = (ctx.input(0)?.ok_or_else(missing)?, ctx.input(1)?.ok_or_else(missing)?, ctx.input(2)?.ok_or_else(missing)?);
-    let (shape, x) = x.try_extract_tensor::<f32>()?;
-    let (_, p) = p.try_extract_tensor::<f32>()?;
+    let (shape, x) = x.try_extract_tensor::<X>()?;
+    let (_, p) = p.try_extract_tensor::<P>()?;
     let (_, q) = q.try_extract_tensor::<f32>()?;
     let dims: Vec<i64> = shape.iter().copied().collect();
     let [batch, channels, len] = dims[..] else {
         return Err(ort::Error::new(format!("{op}: the input must be [N, C, T], got {dims:?}")));
     };
     let (rows, channels, len) = ((batch * channels) as usize, channels as usize, len as usize);
-    let fits = |v: &[f32]| v.len() == channels || v.len() == rows;
-    if !fits(p) || !fits(q) {
+    let fits = |n: usize| n == channels || n == rows || n == 1;
+    if !fits(p.len()) || !fits(q.len()) {
         return Err(ort::Error::new(format!(
-            "{op}: the per-channel inputs need {channels} values per batch, got {} and {}",
+            "{op}: the per-channel inputs need 1 or {channels} values per batch, got {} and {}",
             p.len(),
             q.len()
         )));
@@ -271,6 +323,18 @@ mod tests {
         }
         let out_mean = y.iter().map(|&v| v as f64).sum::<f64>() / n;
         assert!((out_mean + 0.25).abs() < 1e-4, "{out_mean}");
+    }
+
+    #[test]
+    fn bias_scale_row_adds_then_casts_then_scales() {
+        let acc = [0, 7, -300_000, i32::MAX, 123_456_789];
+        let mut y = [0.0f32; 5];
+        bias_scale_row(&acc, 5, 0.001, &mut y);
+        assert_eq!(y[0], 5.0 * 0.001);
+        assert_eq!(y[1], 12.0 * 0.001);
+        assert_eq!(y[2], -299_995.0 * 0.001);
+        assert_eq!(y[3], i32::MIN.wrapping_add(4) as f32 * 0.001); // wraps, as ONNX's Add
+        assert_eq!(y[4], 123_456_794i32 as f32 * 0.001);
     }
 
     #[test]

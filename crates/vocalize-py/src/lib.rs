@@ -56,6 +56,13 @@ fn load_model(
     Ok(Model { synth: Arc::new(state::synthesizer(model)) })
 }
 
+/// Forgets the models loaded so far (see `state::release_models`); a later `load_model`
+/// loads again. With `VOCALIZE_PROFILE` set, this is what writes the sessions' profiles.
+#[pyfunction]
+fn release_models(py: Python<'_>) {
+    py.detach(state::release_models);
+}
+
 /// ONNX Runtime's build description (version, commit, flags).
 #[pyfunction]
 fn runtime_info() -> PyResult<String> {
@@ -252,6 +259,7 @@ impl AudioStream {
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(init, m)?)?;
     m.add_function(wrap_pyfunction!(load_model, m)?)?;
+    m.add_function(wrap_pyfunction!(release_models, m)?)?;
     m.add_function(wrap_pyfunction!(enable_tracing, m)?)?;
     m.add_function(wrap_pyfunction!(take_spans, m)?)?;
     m.add_function(wrap_pyfunction!(runtime_info, m)?)?;

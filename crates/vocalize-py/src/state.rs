@@ -86,6 +86,13 @@ pub fn model(path: &Path, options: ModelOptions) -> PyResult<Arc<Model>> {
     Ok(with_engine(|e| Arc::clone(e.models.entry(key).or_insert(loaded))))
 }
 
+/// Forgets the loaded models; each is dropped (its sessions end) once no Python object
+/// holds it any more.
+pub fn release_models() {
+    let models = with_engine(|e| std::mem::take(&mut e.models));
+    drop(models);
+}
+
 /// The environment, or an error when `init` has not run.
 pub fn require_environment() -> PyResult<&'static Environment> {
     match ENVIRONMENT.get() {
