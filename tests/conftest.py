@@ -7,6 +7,16 @@ from pathlib import Path
 
 import pytest
 
+# The suite keeps its own cache (the model's split and optimized graphs are built in it once,
+# in a few seconds), so the stand-in models the tests load never land in the user's cache;
+# processes the tests start inherit it.
+_CACHE = Path(__import__("tempfile").mkdtemp(prefix="vocalize-tests-cache-"))
+os.environ["VOCALIZE_CACHE"] = str(_CACHE)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(_CACHE, ignore_errors=True)
+
 
 @pytest.fixture(scope="session")
 def engine():
