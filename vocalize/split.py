@@ -314,9 +314,13 @@ def fuse_bias_scales(model) -> int:
         if conv.op_type != "ConvInteger":
             continue
         add = only_user(conv.output[0], "Add")
-        cast = only_user(add.output[0], "Cast") if add is not None else None
-        mul = only_user(cast.output[0], "Mul") if cast is not None else None
-        if mul is None or not mul.name or add.input[0] == add.input[1]:
+        if add is None or add.input[0] == add.input[1]:
+            continue
+        cast = only_user(add.output[0], "Cast")
+        if cast is None:
+            continue
+        mul = only_user(cast.output[0], "Mul")
+        if mul is None or not mul.name:
             continue
         to = next((helper.get_attribute_value(a) for a in cast.attribute if a.name == "to"), None)
         if to != TensorProto.FLOAT:
