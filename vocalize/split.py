@@ -257,10 +257,6 @@ def fuse_snakes(model) -> int:
     graph = model.graph
     index = _Index(graph)
 
-    def only_consumer(node, op: str):
-        users = index.users(node.output[0])
-        return users[0] if len(users) == 1 and users[0].op_type == op else None
-
     def channel_vector(name: str) -> bool:
         init = index.initializers.get(name)
         return init is not None and len(init.dims) == 3 and init.dims[0] == 1 and init.dims[2] == 1
@@ -279,12 +275,12 @@ def fuse_snakes(model) -> int:
             continue
         alpha = [i for i in scale.input if channel_vector(i)]
         x = [i for i in scale.input if i not in alpha]
-        power = only_consumer(sin, "Pow")
+        power = index.only_user(sin.output[0], "Pow")
         if len(alpha) != 1 or len(x) != 1 or power is None or not is_two(power.input[1]):
             continue
-        weigh = only_consumer(power, "Mul")
+        weigh = index.only_user(power.output[0], "Mul")
         inv = [i for i in weigh.input if i != power.output[0]] if weigh is not None else []
-        add = only_consumer(weigh, "Add") if weigh is not None else None
+        add = index.only_user(weigh.output[0], "Add") if weigh is not None else None
         if len(inv) != 1 or not channel_vector(inv[0]) or add is None or set(add.input) != {x[0], weigh.output[0]}:
             continue
         if len(index.users(scale.output[0])) != 1:
@@ -303,23 +299,18 @@ def fuse_bias_scales(model) -> int:
 
     graph = model.graph
     index = _Index(graph)
-
-    def only_user(name: str, op: str):
-        users = index.users(name)
-        return users[0] if len(users) == 1 and users[0].op_type == op else None
-
     replaced: dict[str, object] = {}  # the Mul's name -> the fused node
     dropped: set[str] = set()
     for conv in graph.node:
         if conv.op_type != "ConvInteger":
             continue
-        add = only_user(conv.output[0], "Add")
+        add = index.only_user(conv.output[0], "Add")
         if add is None or add.input[0] == add.input[1]:
             continue
-        cast = only_user(add.output[0], "Cast")
+        cast = index.only_user(add.output[0], "Cast")
         if cast is None:
             continue
-        mul = only_user(cast.output[0], "Mul")
+        mul = index.only_user(cast.output[0], "Mul")
         if mul is None or not mul.name:
             continue
         to = next((helper.get_attribute_value(a) for a in cast.attribute if a.name == "to"), None)
@@ -347,6 +338,11 @@ class _Index:
     def users(self, name: str) -> list:
         """The nodes reading ``name``, each once (a Mul of a tensor by itself reads it twice)."""
         return list({id(n): n for n in self.consumers.get(name, [])}.values())
+
+    def only_user(self, name: str, op: str):
+        """The one node reading ``name`` if it is an ``op``, else ``None``."""
+        users = self.users(name)
+        return users[0] if len(users) == 1 and users[0].op_type == op else None
 
     def constant(self, name: str):
         """The value of an initializer or Constant node, else ``None``."""
