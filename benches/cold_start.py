@@ -56,7 +56,12 @@ def main() -> None:
     model = assets.default_model()  # assembled beforehand: cold start, not first install
     voices = assets.default_voices_path()
     out = Path(tempfile.mkdtemp()) / "hello.wav"
-    vocalize_exe = shutil.which("vocalize") or "vocalize"
+    # The console script pip installed beside this interpreter, started as kokoro-onnx's job
+    # is (the interpreter itself): a version manager's shim on PATH (pyenv's is a bash
+    # script) would add its own start-up to vocalize's wall time only.
+    beside = Path(sys.executable).with_name("vocalize")
+    vocalize_exe = str(beside) if beside.exists() else shutil.which("vocalize") or "vocalize"
+    print(f"vocalize: {vocalize_exe}")
     speak = [vocalize_exe, "speak", args.text, "-o", str(out), "--voice", args.voice]
     jobs: dict[str, tuple[list[str], dict[str, str]]] = {"vocalize": ([*speak, "--no-server"], {})}
     server = None if args.no_server else start_server(vocalize_exe)
