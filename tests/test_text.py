@@ -275,6 +275,32 @@ def test_a_long_sentence_is_cut_within_the_bound(frontend: Frontend) -> None:
     assert all(c.text.endswith(",") for c in chunks[:-1])  # cut at clause breaks
 
 
+def _plain_words(text: str) -> list[Word]:
+    words = [Word(w, w, True) for w in text.split()]
+    words[-1].space_after = False
+    return words
+
+
+def test_a_sentence_for_two_chunks_is_cut_before_a_conjunction_not_into_a_scrap() -> None:
+    text = "many ships passed slowly near the harbor and their crews waved to the people on shore today"
+    # Greedy filling to 60 would end the first group at "to the" and leave a scrap.
+    groups = [join_phonemes(g) for g in pack_words(_plain_words(text), 60)]
+    assert groups == ["many ships passed slowly near the harbor", "and their crews waved to the people on shore today"]
+
+
+def test_clause_punctuation_beats_a_conjunction_for_the_cut() -> None:
+    text = "many ships passed near the harbor and then the bay, their crews waved to the people on shore"
+    groups = [join_phonemes(g) for g in pack_words(_plain_words(text), 60)]
+    assert groups[0].endswith("bay,") and len(groups) == 2
+
+
+def test_without_a_phrase_break_the_greedy_cut_stands_unless_it_leaves_a_scrap() -> None:
+    words = _plain_words(" ".join(["word"] * 20))  # 99 characters, no punctuation, no phrases
+    assert [len(join_phonemes(g)) for g in pack_words(words, 60)] == [59, 39]
+    words = _plain_words(" ".join(["word"] * 14))  # 69: greedy would leave "word word"
+    assert [len(join_phonemes(g)) for g in pack_words(words, 60)] == [34, 34]
+
+
 def test_long_word_is_cut_not_dropped() -> None:
     words = [Word("a", "x" * 50, True), Word("b", "yy", False)]
     groups = pack_words(words, 20)

@@ -155,6 +155,10 @@ def pack_words(words: list[Word], limit: int, first_limit: int | None = None) ->
     start, cap = 0, first_limit
     n = len(words)
     while start < n:
+        halves = _balanced_cut(words, start, limit) if cap == limit else None
+        if halves is not None and halves[1] <= len(_PHRASE_STARTS):
+            groups += [words[start : halves[0]], words[halves[0] :]]
+            break
         length, end = 0, start
         best_clause = best_word = 0
         while end < n:
@@ -170,6 +174,10 @@ def pack_words(words: list[Word], limit: int, first_limit: int | None = None) ->
                 elif kind == "word":
                     best_word = end
         cut = n if end == n else (best_clause or best_word or max(end, start + 1))
+        if halves is not None and 4 * len(join_phonemes(words[cut:])) < len(join_phonemes(words[start:])):
+            # The greedy cut would leave a scrap: cut in the middle instead.
+            groups += [words[start : halves[0]], words[halves[0] :]]
+            break
         if cap < limit and cut < n and 2 * len(join_phonemes(words[cut:])) < cap:
             # A shortened group would leave a scrap ("The quick brown | fox."): cheaper to
             # say it with the rest than to break the phrase for it.
@@ -178,6 +186,64 @@ def pack_words(words: list[Word], limit: int, first_limit: int | None = None) ->
         groups.append(words[start:cut])
         start, cap = cut, min(limit, cap * 2)
     return groups
+
+
+# Words a phrase may start with, by how good a place the gap before them is to cut a
+# sentence with no usable punctuation: conjunctions, relative and wh-words and "to" first,
+# then prepositions. Used only when a sentence must be cut in two (see _balanced_cut).
+_PHRASE_STARTS = (
+    frozenset(
+        "and but or nor so yet because while when whenever where wherever which who whom whose that "
+        "although though if unless until since whereas whether to".split()
+    ),
+    frozenset(
+        "in on at of for with by from into onto over under past through across against between "
+        "without within during toward towards about around behind beyond along among upon after "
+        "before".split()
+    ),
+)
+
+
+def _balanced_cut(words: list[Word], start: int, limit: int) -> tuple[int, int] | None:
+    """Where to cut ``words[start:]`` when it takes exactly two groups of at most ``limit``:
+    the cut and its rank: 0 at clause punctuation, 1 before a conjunction (or "to"), 2 before
+    a preposition, 3 between any other words; within the best rank the cut nearest the
+    middle, with neither side under a quarter of the whole. A greedy cut can leave a scrap
+    ("... to guide them safely past | the rocks."), spoken as an utterance of its own: odd
+    prosody, and the model's silence around it costs as much to decode as its words.
+    ``None`` when one group holds it all, two cannot, or no cut is balanced enough."""
+    # ends[i]: length of words[start:i] joined (the space after a word counts only inside).
+    ends = [0] * (len(words) + 1)
+    for i in range(start, len(words)):
+        gap = 1 if i > start and words[i - 1].space_after else 0
+        ends[i + 1] = ends[i] + gap + len(words[i].phonemes)
+    total = ends[len(words)]
+    if total <= limit or total > 2 * limit:
+        return None
+    best: dict[int, tuple[int, int]] = {}  # rank -> (distance from the middle, cut)
+    for cut in range(start + 1, len(words)):
+        kind = boundary_after(words, cut - 1)
+        if kind is None:
+            continue
+        head, tail = ends[cut], total - ends[cut] - (1 if words[cut - 1].space_after else 0)
+        if head > limit or tail > limit or 4 * min(head, tail) < total:
+            continue
+        rank = 0 if kind == "clause" else _phrase_rank(words[cut].text)
+        score = abs(head - tail)
+        if rank not in best or score < best[rank][0]:
+            best[rank] = (score, cut)
+    if not best:
+        return None
+    rank = min(best)
+    return best[rank][1], rank
+
+
+def _phrase_rank(text: str) -> int:
+    word = text.strip("\"'([“‘").split(" ", 1)[0].lower()
+    for rank, starts in enumerate(_PHRASE_STARTS, 1):
+        if word in starts:
+            return rank
+    return len(_PHRASE_STARTS) + 1
 
 
 def _cut_long_words(words: list[Word], limit: int) -> list[Word]:
