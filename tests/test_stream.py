@@ -95,6 +95,38 @@ def test_breaking_out_releases_the_engine(engine):
     assert engine.synthesize("Next request.").duration > 0.5
 
 
+def test_closing_a_stream_terminates_its_running_inference(engine):
+    """The chunk being synthesized when the stream is closed is stopped midway (ONNX
+    Runtime's terminate flag), not run to its end: the sessions are free at once."""
+    _native.enable_tracing()
+    stream = engine.stream(STORY)
+    next(stream)  # the second chunk is being synthesized now
+    _native.take_spans()
+    stream.close()
+    assert _native.stop_streams(30.0)  # every worker has left ONNX Runtime
+    names = [s[2] for s in _native.take_spans()]
+    assert "terminated" in names, names
+    assert engine.synthesize("Next request.").duration > 0.5
+
+
+def test_a_stream_left_open_at_exit_exits_cleanly(tmp_path):
+    """A generator never closed, its inference still running at interpreter exit: the
+    process exits at once with status 0 and nothing from ONNX Runtime on stderr."""
+    import subprocess
+    import sys
+
+    script = (
+        "import vocalize\n"
+        f"stream = vocalize.Engine().stream({STORY!r})\n"
+        "next(stream)\n"
+        "print('exiting')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "exiting"
+    assert "onnxruntime" not in result.stderr.lower() and "error" not in result.stderr.lower(), result.stderr
+
+
 def test_abandoned_generators_do_not_block(engine):
     for _ in range(3):
         stream = engine.stream(STORY)

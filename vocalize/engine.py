@@ -51,6 +51,18 @@ def default_threads() -> int:
     return max(1, min(cores, 4))
 
 
+@functools.cache
+def _stop_streams_at_exit() -> None:
+    """Registers (once) the stop of every native stream at interpreter exit: a stream left
+    open (a generator never closed) would otherwise still run an inference while ONNX
+    Runtime is torn down, which prints the runtime's error on stderr."""
+    import atexit
+
+    from . import _native
+
+    atexit.register(_native.stop_streams)
+
+
 def voices(voices: str | os.PathLike[str] | None = None) -> list[str]:
     """Names of the voices in ``voices`` (a file), or of every voice usable now: the user
     voice folder's, the embedded ones and those downloaded (see :mod:`vocalize.voice_store`)."""
@@ -176,6 +188,7 @@ class Engine:
 
         library = assets.ort_library()
         _native.init(str(library))
+        _stop_streams_at_exit()
         if self.provider != "cpu":
             self.provider = _available_or_cpu(self.provider)
         path = self._model_path or assets.default_model()

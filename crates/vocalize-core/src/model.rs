@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use ort::environment::Environment;
 use ort::ep;
 use ort::session::builder::{GraphOptimizationLevel, SessionBuilder};
-use ort::session::Session;
+use ort::session::{RunOptions, Session, SessionInputs, SessionOutputs};
 use ort::value::TensorRef;
 
 use crate::error::{CoreError, Result};
@@ -348,15 +348,16 @@ impl Model {
     /// Runs one inference: `tokens` without padding (1..=510 ids), one style row, a speed.
     /// Returns the raw waveform at 24 kHz.
     pub fn infer(&self, tokens: &[i64], style: &[f32], speed: f32) -> Result<Vec<f32>> {
-        self.infer_with(tokens, style, speed, crate::pool::NORMAL)
+        self.infer_with(tokens, style, speed, crate::pool::NORMAL, None)
     }
 
-    /// [`Model::infer`], waiting for a session with `priority` (see [`crate::pool`]).
-    pub fn infer_with(&self, tokens: &[i64], style: &[f32], speed: f32, priority: u8) -> Result<Vec<f32>> {
+    /// [`Model::infer`], waiting for a session with `priority` (see [`crate::pool`]); `run`
+    /// lets another thread stop the inference midway (`RunOptions::terminate`).
+    pub fn infer_with(&self, tokens: &[i64], style: &[f32], speed: f32, priority: u8, run: Option<&RunOptions>) -> Result<Vec<f32>> {
         check_request(tokens, style, speed)?;
         let Graph::Whole(sessions) = &self.graph else {
-            let encoded = self.encode(tokens, style, speed, priority)?;
-            return self.decode(&encoded, 0..encoded.frames, priority);
+            let encoded = self.encode(tokens, style, speed, priority, run)?;
+            return self.decode(&encoded, 0..encoded.frames, priority, run);
         };
         let padded = padded(tokens);
         let speed = [speed];
@@ -367,7 +368,7 @@ impl Model {
             self.schema.style.as_str() => TensorRef::from_array_view(([1usize, STYLE_DIM], style)).map_err(inference)?,
             self.schema.speed.as_str() => TensorRef::from_array_view(([1usize], &speed[..])).map_err(inference)?,
         ];
-        let outputs = session.run(inputs).map_err(inference)?;
+        let outputs = run_session(&mut session, inputs, run)?;
         let (_, audio) = outputs[self.schema.audio.as_str()]
             .try_extract_tensor::<f32>()
             .map_err(inference)?;
@@ -381,7 +382,7 @@ impl Model {
     }
 
     /// Runs the text side of a split model on one chunk (checked as for [`Model::infer`]).
-    pub fn encode(&self, tokens: &[i64], style: &[f32], speed: f32, priority: u8) -> Result<Encoded> {
+    pub fn encode(&self, tokens: &[i64], style: &[f32], speed: f32, priority: u8, run: Option<&RunOptions>) -> Result<Encoded> {
         check_request(tokens, style, speed)?;
         let Graph::Split { encoder, .. } = &self.graph else {
             return Err(CoreError::Inference("encode() needs a split model".into()));
@@ -395,7 +396,7 @@ impl Model {
             STYLE => TensorRef::from_array_view(([1usize, STYLE_DIM], style)).map_err(inference)?,
             SPEED => TensorRef::from_array_view(([1usize], &speed[..])).map_err(inference)?,
         ];
-        let outputs = session.run(inputs).map_err(inference)?;
+        let outputs = run_session(&mut session, inputs, run)?;
         let (shape, asr) = outputs["asr"].try_extract_tensor::<f32>().map_err(inference)?;
         let (channels, frames) = match **shape {
             [1, c, f] => (c as usize, f as usize),
@@ -428,7 +429,7 @@ impl Model {
     /// samples. Windows decoded apart continue each other's sine source (the phase is
     /// carried in), but each sees only its own frames: give them a few frames of context
     /// on each side and keep the middle.
-    pub fn decode(&self, encoded: &Encoded, window: std::ops::Range<usize>, priority: u8) -> Result<Vec<f32>> {
+    pub fn decode(&self, encoded: &Encoded, window: std::ops::Range<usize>, priority: u8, run: Option<&RunOptions>) -> Result<Vec<f32>> {
         let Graph::Split { decoder, harmonics, .. } = &self.graph else {
             return Err(CoreError::Inference("decode() needs a split model".into()));
         };
@@ -454,7 +455,7 @@ impl Model {
             STYLE => TensorRef::from_array_view(([1usize, STYLE_DIM], encoded.style.as_slice())).map_err(inference)?,
             "phase" => TensorRef::from_array_view(([1usize, 1, *harmonics], phase.as_slice())).map_err(inference)?,
         ];
-        let outputs = session.run(inputs).map_err(inference)?;
+        let outputs = run_session(&mut session, inputs, run)?;
         let (_, audio) = outputs["audio"].try_extract_tensor::<f32>().map_err(inference)?;
         if audio.len() != len * SAMPLES_PER_FRAME {
             return Err(CoreError::Inference(format!(
@@ -485,6 +486,19 @@ pub fn source_phase(f0: &[f32], harmonics: usize) -> Vec<f32> {
             ((turns - turns.floor()) / SAMPLES_PER_PITCH) as f32
         })
         .collect()
+}
+
+/// Runs `session`, with `run`'s options when given (so another thread can stop the run).
+fn run_session<'r, 'i, 'v: 'i, const N: usize>(
+    session: &'r mut Session,
+    inputs: impl Into<SessionInputs<'i, 'v, N>>,
+    run: Option<&'r RunOptions>,
+) -> Result<SessionOutputs<'r>> {
+    match run {
+        Some(options) => session.run_with_options(inputs, options),
+        None => session.run(inputs),
+    }
+    .map_err(inference)
 }
 
 fn inference(e: ort::Error) -> CoreError {

@@ -2,8 +2,10 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use ort::session::RunOptions;
 
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
@@ -64,17 +66,17 @@ impl Synthesizer {
     pub fn open(&self, windowed: bool) -> ChunkStream {
         let (tx, rx) = mpsc::channel(4);
         let (input, mut pending) = mpsc::unbounded_channel::<ChunkRequest>();
-        let cancelled = Arc::new(AtomicBool::new(false));
+        let control = Control::new();
         let model = Arc::clone(&self.model);
         let parent = tracing::Span::current();
-        let stop = Arc::clone(&cancelled);
+        let stop = Arc::clone(&control);
         self.runtime.spawn(async move {
             let parallel = model.options().sessions.max(1);
             let mut running: VecDeque<Running> = VecDeque::new();
             let mut input_open = true;
             let mut index = 0usize;
             loop {
-                while input_open && running.len() < parallel && !stop.load(Ordering::Relaxed) {
+                while input_open && running.len() < parallel && !stop.is_cancelled() {
                     // Wait for input only when nothing is running; else take what is there.
                     let next = if running.is_empty() {
                         pending.recv().await
@@ -97,10 +99,14 @@ impl Synthesizer {
                     index += 1;
                     let task = tokio::task::spawn_blocking(move || {
                         let _span = tracing::info_span!(parent: &parent, "chunk").entered();
-                        let emit = |piece: ChunkAudio| pieces.send(Ok(piece)).is_ok() && !stop.load(Ordering::Relaxed);
+                        let _running = stop.start_work();
+                        let emit = |piece: ChunkAudio| pieces.send(Ok(piece)).is_ok() && !stop.is_cancelled();
                         let first_window = windowed && chunk_index == 0;
-                        if let Err(e) = render(&model, &chunk, chunk_index, first_window, emit) {
-                            let _ = pieces.send(Err(e));
+                        match render(&model, &chunk, chunk_index, first_window, stop.run.as_ref(), emit) {
+                            // Cancelled midway: what failed is the terminated inference.
+                            Err(_) if stop.is_cancelled() => drop(tracing::info_span!("terminated").entered()),
+                            Err(e) => drop(pieces.send(Err(e))),
+                            Ok(()) => {}
                         }
                     });
                     running.push_back(Running { pieces: received, task });
@@ -109,7 +115,7 @@ impl Synthesizer {
                 let mut failed = false;
                 while let Some(result) = next.pieces.recv().await {
                     failed = result.is_err();
-                    if stop.load(Ordering::Relaxed) || tx.send(result).await.is_err() {
+                    if stop.is_cancelled() || tx.send(result).await.is_err() {
                         failed = true;
                     }
                     if failed {
@@ -122,14 +128,100 @@ impl Synthesizer {
                         failed = true;
                     }
                 }
-                if failed || stop.load(Ordering::Relaxed) {
-                    stop.store(true, Ordering::Relaxed);
+                if failed || stop.is_cancelled() {
+                    stop.cancel();
                     break;
                 }
             }
         });
-        ChunkStream { rx, input: Some(input), cancelled, runtime: self.runtime.clone() }
+        ChunkStream { rx, input: Some(input), control, runtime: self.runtime.clone() }
     }
+}
+
+/// How a stream's work is stopped: a flag checked between chunks and pieces, and the run
+/// options every inference of the stream runs with, whose terminate flag stops an
+/// inference midway (a decode can take seconds).
+struct Control {
+    cancelled: AtomicBool,
+    /// `None` if ONNX Runtime could not make run options: inferences then finish.
+    run: Option<RunOptions>,
+    /// Chunks of this stream being synthesized on a worker thread.
+    working: Mutex<usize>,
+    idle: Condvar,
+}
+
+/// Every stream not yet dropped, so [`stop_all`] can reach them.
+static LIVE: Mutex<Vec<Weak<Control>>> = Mutex::new(Vec::new());
+
+impl Control {
+    fn new() -> Arc<Self> {
+        let control = Arc::new(Self {
+            cancelled: AtomicBool::new(false),
+            run: RunOptions::new().ok(),
+            working: Mutex::new(0),
+            idle: Condvar::new(),
+        });
+        let mut live = LIVE.lock().unwrap_or_else(|e| e.into_inner());
+        live.retain(|c| c.strong_count() > 0);
+        live.push(Arc::downgrade(&control));
+        control
+    }
+
+    fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Relaxed)
+    }
+
+    fn cancel(&self) {
+        if !self.cancelled.swap(true, Ordering::Relaxed) {
+            if let Some(run) = &self.run {
+                let _ = run.terminate();
+            }
+        }
+    }
+
+    /// Counts a chunk as being synthesized until the guard is dropped.
+    fn start_work(self: &Arc<Self>) -> WorkGuard {
+        *self.working.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        WorkGuard(Arc::clone(self))
+    }
+
+    /// Waits until no chunk of this stream is on a worker thread, or until `deadline`.
+    fn wait_idle(&self, deadline: Instant) -> bool {
+        let mut working = self.working.lock().unwrap_or_else(|e| e.into_inner());
+        while *working > 0 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            working = self.idle.wait_timeout(working, left).unwrap_or_else(|e| e.into_inner()).0;
+        }
+        true
+    }
+}
+
+struct WorkGuard(Arc<Control>);
+
+impl Drop for WorkGuard {
+    fn drop(&mut self) {
+        let mut working = self.0.working.lock().unwrap_or_else(|e| e.into_inner());
+        *working -= 1;
+        if *working == 0 {
+            self.0.idle.notify_all();
+        }
+    }
+}
+
+/// Stops every stream of the process, inferences included, and waits up to `timeout` for
+/// their worker threads to leave ONNX Runtime. For process exit: a run still going while
+/// the runtime's globals are destroyed fails with an error on stderr. Returns whether all
+/// stopped in time.
+pub fn stop_all(timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    let live: Vec<Arc<Control>> = LIVE.lock().unwrap_or_else(|e| e.into_inner()).iter().filter_map(Weak::upgrade).collect();
+    for control in &live {
+        control.cancel();
+    }
+    live.iter().all(|control| control.wait_idle(deadline))
 }
 
 /// A chunk being synthesized: its pieces as they come, and the task making them.
@@ -179,6 +271,7 @@ fn render(
     chunk: &ChunkRequest,
     index: usize,
     first_window: bool,
+    run: Option<&RunOptions>,
     mut emit: impl FnMut(ChunkAudio) -> bool,
 ) -> Result<()> {
     let pause = audio::silence(chunk.pause_after);
@@ -193,7 +286,7 @@ fn render(
         _ => pool::NORMAL,
     };
     if !model.is_split() {
-        let mut audio = model.infer_with(&chunk.tokens, &chunk.style, chunk.speed, priority)?;
+        let mut audio = model.infer_with(&chunk.tokens, &chunk.style, chunk.speed, priority, run)?;
         let _span = tracing::info_span!("postprocess").entered();
         audio::trim(&mut audio);
         audio.resize(audio.len() + pause, 0.0);
@@ -201,7 +294,7 @@ fn render(
         return Ok(());
     }
 
-    let encoded = model.encode(&chunk.tokens, &chunk.style, chunk.speed, priority)?;
+    let encoded = model.encode(&chunk.tokens, &chunk.style, chunk.speed, priority, run)?;
     let windows = if first_window {
         let lead = encoded.durations[0].max(0) as usize; // the leading pad's frames: silence
         first_windows(lead.saturating_sub(LEAD_MARGIN), encoded.frames)
@@ -217,7 +310,7 @@ fn render(
         let from = if k == 0 { window.start } else { 0 };
         let to = if last { window.end } else { (window.end + FIRST_CONTEXT).min(encoded.frames) };
         let priority = if k == 0 { priority } else { priority.max(pool::SECOND) };
-        let decoded = model.decode(&encoded, from..to, priority)?;
+        let decoded = model.decode(&encoded, from..to, priority, run)?;
         let _span = tracing::info_span!("postprocess").entered();
         let keep = (window.start - from) * SAMPLES_PER_FRAME..(window.end - from) * SAMPLES_PER_FRAME;
         let mut piece = decoded[keep.clone()].to_vec();
@@ -257,7 +350,7 @@ fn render(
 pub struct ChunkStream {
     rx: mpsc::Receiver<Result<ChunkAudio>>,
     input: Option<mpsc::UnboundedSender<ChunkRequest>>,
-    cancelled: Arc<AtomicBool>,
+    control: Arc<Control>,
     runtime: Handle,
 }
 
@@ -299,9 +392,10 @@ impl ChunkStream {
         self.input.take().map(ChunkInput)
     }
 
-    /// Stops starting new chunks; those already running finish and are discarded.
+    /// Stops the stream: no new chunk starts, and the inferences running are terminated
+    /// (ONNX Runtime stops them between nodes), so the sessions are free again at once.
     pub fn cancel(&mut self) {
-        self.cancelled.store(true, Ordering::Relaxed);
+        self.control.cancel();
         self.input = None;
     }
 }

@@ -63,6 +63,16 @@ fn release_models(py: Python<'_>) {
     py.detach(state::release_models);
 }
 
+/// Stops every stream of the process, inferences included, and waits up to `timeout`
+/// seconds for the worker threads to leave ONNX Runtime; whether they all did. Run at
+/// interpreter exit, so no inference is still going while the runtime is torn down.
+#[pyfunction]
+#[pyo3(signature = (timeout = 2.0))]
+fn stop_streams(py: Python<'_>, timeout: f64) -> bool {
+    let timeout = std::time::Duration::from_secs_f64(timeout.clamp(0.0, 60.0));
+    py.detach(|| vocalize_core::synth::stop_all(timeout))
+}
+
 /// ONNX Runtime's build description (version, commit, flags).
 #[pyfunction]
 fn runtime_info() -> PyResult<String> {
@@ -260,6 +270,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(init, m)?)?;
     m.add_function(wrap_pyfunction!(load_model, m)?)?;
     m.add_function(wrap_pyfunction!(release_models, m)?)?;
+    m.add_function(wrap_pyfunction!(stop_streams, m)?)?;
     m.add_function(wrap_pyfunction!(enable_tracing, m)?)?;
     m.add_function(wrap_pyfunction!(take_spans, m)?)?;
     m.add_function(wrap_pyfunction!(runtime_info, m)?)?;
