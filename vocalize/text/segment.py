@@ -161,6 +161,10 @@ def pack_words(words: list[Word], limit: int, first_limit: int | None = None) ->
             break
         length, end = 0, start
         best_clause = best_word = 0
+        # The best word break at least `floor` long: (rank, end), the lowest rank, then the
+        # latest. Shorter groups are allowed for a better break while the ramp is short.
+        floor = cap // 2 if cap < limit else 3 * cap // 4
+        best_phrase: tuple[int, int] | None = None
         while end < n:
             add = len(words[end].phonemes) + (1 if end > start and words[end - 1].space_after else 0)
             if length + add > cap:
@@ -173,6 +177,11 @@ def pack_words(words: list[Word], limit: int, first_limit: int | None = None) ->
                     best_clause = end
                 elif kind == "word":
                     best_word = end
+                    rank = _word_break_rank(words, end)
+                    if length >= floor and (best_phrase is None or rank <= best_phrase[0]):
+                        best_phrase = (rank, end)
+        if best_phrase is not None:
+            best_word = best_phrase[1]
         cut = n if end == n else (best_clause or best_word or max(end, start + 1))
         if halves is not None and 4 * len(join_phonemes(words[cut:])) < len(join_phonemes(words[start:])):
             # The greedy cut would leave a scrap: cut in the middle instead.
@@ -236,6 +245,25 @@ def _balanced_cut(words: list[Word], start: int, limit: int) -> tuple[int, int] 
         return None
     rank = min(best)
     return best[rank][1], rank
+
+
+# Words that lean on the word after them: a group should not end with one.
+_LEANING = frozenset(
+    "a an the this these those my your his her its our their some any no every each "
+    "of in on at to for with by from into onto and or but nor is are was were be been "
+    "has have had will would can could should shall may might must not very so than "
+    "as if that".split()
+)
+
+
+def _word_break_rank(words: list[Word], cut: int) -> int:
+    """How good a place the word break before ``words[cut]`` is: the rank of the word that
+    would start the next group (see :func:`_phrase_rank`), worst after a word that leans
+    on the next ("in | the class", "a short | story" is better than "the | class")."""
+    before = words[cut - 1].text.strip("\"')]”’").rsplit(" ", 1)[-1].lower()
+    if before in _LEANING:
+        return len(_PHRASE_STARTS) + 2
+    return _phrase_rank(words[cut].text)
 
 
 def _phrase_rank(text: str) -> int:
