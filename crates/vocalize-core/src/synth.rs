@@ -242,6 +242,14 @@ const MIN_REST: usize = 16;
 /// window still decodes (the rest of that silence is trimmed anyway). The decoder
 /// normalizes over the frames it is given: with fewer, the first sound comes out wrong.
 const LEAD_MARGIN: usize = 8;
+/// Chunks of at least this many frames (2.5 s) are decoded from [`LEAD_MARGIN`] frames
+/// before their first spoken token, not from the start of the model's leading silence
+/// (about 15 frames), which the trimming drops anyway. With this much speech the decoder's
+/// normalization hardly notices: measured here, 1.05 dB mean log-mel difference from the
+/// chunk decoded whole (about what a 5e-7 relative perturbation of the input gives), the
+/// same Whisper word errors on 72 texts, and about 5 % less decoding on a paragraph. Short
+/// chunks are decoded whole: without their silence, a recognizer misheard short sentences.
+const TRIMMED_LEAD_MIN_FRAMES: usize = 100;
 /// Samples over which the first window fades into the rest of its chunk: one frame.
 const CROSSFADE: usize = SAMPLES_PER_FRAME;
 
@@ -262,6 +270,16 @@ pub fn first_windows(start: usize, frames: usize) -> Vec<std::ops::Range<usize>>
     }
     let cut = start + FIRST_WINDOW;
     vec![start..cut, cut..frames]
+}
+
+/// The frames of a chunk decoded when it is decoded in one piece: all of them, or for a
+/// long chunk, from [`LEAD_MARGIN`] frames before the speech (see
+/// [`TRIMMED_LEAD_MIN_FRAMES`]). `lead` is the leading pad's duration in frames.
+pub fn decoded_frames(lead: i64, frames: usize) -> std::ops::Range<usize> {
+    if frames < TRIMMED_LEAD_MIN_FRAMES {
+        return 0..frames;
+    }
+    (lead.max(0) as usize).saturating_sub(LEAD_MARGIN).min(frames - 1)..frames
 }
 
 /// Synthesizes one chunk, handing its audio to `emit` piece by piece (one piece unless it is
@@ -299,7 +317,7 @@ fn render(
         let lead = encoded.durations[0].max(0) as usize; // the leading pad's frames: silence
         first_windows(lead.saturating_sub(LEAD_MARGIN), encoded.frames)
     } else {
-        vec![0..encoded.frames]
+        vec![decoded_frames(encoded.durations[0], encoded.frames)]
     };
 
     let mut carry: Vec<f32> = Vec::new();
@@ -422,6 +440,14 @@ mod tests {
     #[test]
     fn a_first_window_then_the_rest_of_the_chunk() {
         assert_eq!(first_windows(5, 90), vec![5..5 + FIRST_WINDOW, 5 + FIRST_WINDOW..90]);
+    }
+
+    #[test]
+    fn a_long_chunk_is_decoded_from_a_little_before_its_speech() {
+        assert_eq!(decoded_frames(15, 240), 15 - LEAD_MARGIN..240);
+        assert_eq!(decoded_frames(3, 240), 0..240); // less silence than the margin
+        assert_eq!(decoded_frames(15, TRIMMED_LEAD_MIN_FRAMES - 1), 0..TRIMMED_LEAD_MIN_FRAMES - 1);
+        assert_eq!(decoded_frames(-1, 240), 0..240);
     }
 
     #[test]
