@@ -161,7 +161,12 @@ def test_ctrl_c_stops_quickly_and_leaves_no_file(tmp_path):
     out = tmp_path / "long.wav"
     text = "This is a long text that takes a while to speak. " * 40
     exe = shutil.which("vocalize")
-    proc = subprocess.Popen([exe, "speak", text, "-o", str(out)], cwd=tmp_path, stderr=subprocess.PIPE)
+    # SIGINT as a terminal sends it, whatever this process inherited: a shell starts
+    # background jobs with SIGINT ignored, and the child would inherit that.
+    proc = subprocess.Popen(
+        [exe, "speak", text, "-o", str(out)], cwd=tmp_path, stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     try:
         deadline = time.monotonic() + 120
 
