@@ -226,8 +226,10 @@ def _balanced_cut(words: list[Word], start: int, limit: int) -> tuple[int, int] 
     for i in range(start, len(words)):
         gap = 1 if i > start and words[i - 1].space_after else 0
         ends[i + 1] = ends[i] + gap + len(words[i].phonemes)
+        if ends[i + 1] > 2 * limit:
+            return None  # more than two groups' worth (stop early: a sentence may be long)
     total = ends[len(words)]
-    if total <= limit or total > 2 * limit:
+    if total <= limit:
         return None
     best: dict[int, tuple[int, int]] = {}  # rank -> (distance from the middle, cut)
     for cut in range(start + 1, len(words)):
