@@ -199,7 +199,7 @@ def pack_words(words: list[Word], limit: int, first_limit: int | None = None) ->
 
 # Words a phrase may start with, by how good a place the gap before them is to cut a
 # sentence with no usable punctuation: conjunctions, relative and wh-words and "to" first,
-# then prepositions. Used only when a sentence must be cut in two (see _balanced_cut).
+# then prepositions (see _balanced_cut and _word_break_rank).
 _PHRASE_STARTS = (
     frozenset(
         "and but or nor so yet because while when whenever where wherever which who whom whose that "
