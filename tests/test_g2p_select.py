@@ -13,7 +13,7 @@ pytestmark = pytest.mark.skipif(not NLTK_DATA.is_dir(), reason="the shared NLTK 
 
 def test_ttstokenizer_from_the_api(monkeypatch):
     monkeypatch.setenv("NLTK_DATA", str(NLTK_DATA))
-    engine = vocalize.Engine(g2p="ttstokenizer")
+    engine = vocalize.Engine(g2p="ttstokenizer", voice_lang="en-us")
     chunks = engine.chunks("I read the book yesterday.")
     assert chunks[0].phonemes.startswith("ˌI ɹˈid")
     assert engine.synthesize("Hello there.").duration > 0.5

@@ -86,10 +86,11 @@ def test_pause_adds_that_much_audio(engine):
     assert np.abs(leading.samples[:24000]).max() == 0.0
 
 
-def test_phonemes_input_matches_text_input(engine, frontend):
+def test_phonemes_input_matches_text_input(engine):
     text = "The quick brown fox."
     from_text = engine.synthesize(text)
-    from_phonemes = engine.synthesize(phonemes=frontend.phonemize(text))
+    # The default voice is Japanese: its English is written in espeak-style IPA.
+    from_phonemes = engine.synthesize(phonemes=Frontend(alphabet="ipa").phonemize(text))
     np.testing.assert_array_equal(from_text.samples, from_phonemes.samples)
 
 
@@ -127,11 +128,26 @@ def test_unknown_language():
 
 
 def test_phonemize_command_prints_text_and_phonemes():
-    result = CliRunner().invoke(cli, ["phonemize", "Dr. Smith read it [pause:1s] twice."])
+    result = CliRunner().invoke(cli, ["phonemize", "--voice", "af_heart", "Dr. Smith read it [pause:1s] twice."])
     assert result.exit_code == 0, result.output
-    normalized, phonemes = result.output.splitlines()
+    normalized, phonemes = result.stdout.splitlines()
     assert "[pause:1s]" in normalized and "[pause:1s]" in phonemes
     assert "dˈɑktəɹ" in phonemes and "ɹˈɛd" in phonemes
+    assert "misaki" in result.stderr and "American English" in result.stderr
+
+
+def test_phonemize_shows_the_rendering_for_the_voice():
+    # The default voice is Japanese: its English is written in espeak-style IPA.
+    result = CliRunner().invoke(cli, ["phonemize", "Dr. Smith read the water report."])
+    assert result.exit_code == 0, result.output
+    phonemes = result.stdout.splitlines()[1]
+    assert "dˈɑːktɚ" in phonemes and "wˈɔːɾɚ" in phonemes
+    assert "IPA" in result.stderr and "Japanese" in result.stderr
+    told = CliRunner().invoke(cli, ["phonemize", "--voice", "./mine.npy", "--voice-lang", "en-gb", "Go home."])
+    assert told.exit_code == 0, told.output
+    assert "hˈOm" in told.stdout and "British English" in told.stderr  # an English voice: misaki
+    bad = CliRunner().invoke(cli, ["phonemize", "--voice-lang", "klingon", "Go home."])
+    assert bad.exit_code != 0 and "unknown voice language 'klingon'" in str(bad.exception)
 
 
 def test_speak_phonemes_flag(tmp_path):

@@ -60,7 +60,7 @@ def run(
 
     engine = Engine(voice=voice, threads=threads, provider=provider)
     start = time.perf_counter()
-    _frontend(engine.lang, engine.g2p).chunks("Warm up.")
+    engine._frontend_for(engine.voice).chunks("Warm up.")
     frontend_setup = time.perf_counter() - start
     start = time.perf_counter()
     engine._model()

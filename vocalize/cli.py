@@ -14,6 +14,10 @@ import click
 from .errors import VocalizeError
 
 SPEED_RANGE = click.FloatRange(0.5, 2.0)
+VOICE_LANG_HELP = (
+    "Language of the voice when its name does not tell it (a voice file): a, b, j, ... or en-us, en-gb, ja, ...; "
+    "English is written in Kokoro's English alphabet for English voices and in espeak-style IPA for the others."
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -52,7 +56,8 @@ def read_text(text: str | None) -> str:
 @click.option("--voices", "voices_file", type=click.Path(dir_okay=False), help="A voices file (.npz, .npy or raw .bin).")
 @click.option("-l", "--lang", default="en-us", show_default=True, help="Language of the text: en-us, en-gb or ja.")
 @click.option("--g2p", type=click.Choice(["hibari", "ttstokenizer"]), default="hibari", show_default=True, help="English grapheme-to-phoneme backend; ttstokenizer needs its NLTK data (NLTK_DATA).")
-@click.option("--phonemes", "as_phonemes", is_flag=True, help="TEXT is raw phonemes in Kokoro's alphabet (see `vocalize phonemize`).")
+@click.option("--phonemes", "as_phonemes", is_flag=True, help="TEXT is raw phonemes in Kokoro's alphabet (see `vocalize phonemize`), spoken as given.")
+@click.option("--voice-lang", default=None, help=VOICE_LANG_HELP)
 @click.option("--threads", type=click.IntRange(min=1), help="Inference threads (default: VOCALIZE_THREADS or the core count, at most 4).")
 @click.option("--provider", default=None, help="ONNX Runtime execution provider: cpu (default), cuda, tensorrt, rocm, coreml, openvino or xnnpack; falls back to the CPU with a warning when the installed runtime lacks it (see `vocalize info`). Env: VOCALIZE_PROVIDER.")
 @click.option("--verbose", is_flag=True, help="Print a timing tree of where the time went to standard error.")
@@ -69,6 +74,7 @@ def speak(
     lang: str,
     g2p: str,
     as_phonemes: bool,
+    voice_lang: str | None,
     threads: int | None,
     provider: str | None,
     verbose: bool,
@@ -100,7 +106,7 @@ def speak(
             _native.enable_tracing()
     content = read_text(text)
     # A running `vocalize serve` has the model loaded: use it for what it does the same way.
-    local_only = (play, verbose, model, voices_file, as_phonemes, threads, provider, lang != "en-us", g2p != "hibari")
+    local_only = (play, verbose, model, voices_file, as_phonemes, voice_lang, threads, provider, lang != "en-us", g2p != "hibari")
     if output is not None and not no_server and not any(local_only):
         from . import client
 
@@ -111,7 +117,7 @@ def speak(
 
         engine = Engine(
             voice=voice, speed=speed, model=model, voices=voices_file, lang=lang, threads=threads, g2p=g2p,
-            provider=provider, preload=True,
+            provider=provider, preload=True, voice_lang=voice_lang,
         )
     pieces = engine.stream(phonemes=content) if as_phonemes else engine.stream(content)
     with timing.span("synthesize and write", native=True):
@@ -170,16 +176,29 @@ def write_stream(pieces, output: str | None, fmt: str, play: bool) -> float:
 @click.argument("text", required=False)
 @click.option("-l", "--lang", default="en-us", show_default=True, help="Language of the text: en-us, en-gb or ja.")
 @click.option("--g2p", type=click.Choice(["hibari", "ttstokenizer"]), default="hibari", show_default=True, help="English grapheme-to-phoneme backend.")
-def phonemize(text: str | None, lang: str, g2p: str) -> None:
+@click.option("-v", "--voice", default=None, help="The voice the phonemes are for (its language decides how English is written); default jm_kumo.")
+@click.option("--voice-lang", default=None, help=VOICE_LANG_HELP)
+def phonemize(text: str | None, lang: str, g2p: str, voice: str | None, voice_lang: str | None) -> None:
     """Print how TEXT (or standard input) will be read: the normalized text, then its
-    phonemes in Kokoro's alphabet. Feed edited phonemes back with `vocalize speak --phonemes`.
+    phonemes as `vocalize speak` sends them to the model for the voice (standard error
+    says which alphabet). Feed edited phonemes back with `vocalize speak --phonemes`.
     """
+    from . import voice_store
+    from .assets import DEFAULT_VOICE
     from .text import Frontend
+    from .text.render import alphabet_for
 
     content = read_text(text)
-    frontend = Frontend(lang, g2p=g2p)
+    voice = voice or DEFAULT_VOICE
+    language = voice_store.language_letter(voice_lang) if voice_lang else voice_store.voice_language(voice)
+    alphabet = alphabet_for(language)
+    frontend = Frontend(lang, g2p=g2p, alphabet=alphabet)
     click.echo(frontend.normalize(content))
     click.echo(frontend.phonemize(content))
+    described = voice_store.LANGUAGES.get(language or "", "language unknown")
+    shown = "Kokoro's English alphabet (misaki)" if alphabet == "misaki" else "espeak-style IPA"
+    if not frontend.japanese:
+        click.echo(f"(English in {shown}, for the voice {voice}: {described})", err=True)
 
 
 # `voices` (list, blend), `download` and `info` live in asset_commands (click only at import).

@@ -28,7 +28,7 @@ MIN_SPEED, MAX_SPEED = 0.5, 2.0
 
 log = logging.getLogger("vocalize")
 
-_frontends: dict[tuple[str, str], "Frontend"] = {}
+_frontends: dict[tuple[str, str, str], "Frontend"] = {}
 _frontends_lock = threading.Lock()
 
 
@@ -69,13 +69,13 @@ def voices(voices: str | os.PathLike[str] | None = None) -> list[str]:
     return sorted(assets.load_voices(voices)) if voices is not None else voice_store.names()
 
 
-def _frontend(lang: str, g2p: str = "hibari") -> "Frontend":
+def _frontend(lang: str, g2p: str = "hibari", alphabet: str = "misaki") -> "Frontend":
     with _frontends_lock:
-        frontend = _frontends.get((lang, g2p))
+        frontend = _frontends.get((lang, g2p, alphabet))
         if frontend is None:
             from .text import Frontend
 
-            frontend = _frontends[(lang, g2p)] = Frontend(lang, g2p=g2p)
+            frontend = _frontends[(lang, g2p, alphabet)] = Frontend(lang, g2p=g2p, alphabet=alphabet)
         return frontend
 
 
@@ -138,10 +138,18 @@ class Engine:
         provider: str | None = None,
         preload: bool = False,
         first_window: bool | None = None,
+        voice_lang: str | None = None,
     ) -> None:
         """``preload=True`` starts loading the model on a thread at once (it is otherwise
         loaded by the first request), so it overlaps the rest of the set-up; commands that
         will speak right away use it.
+
+        ``voice_lang`` is the language of the voices used (``a``/``en-us``, ``b``/``en-gb``,
+        ``j``/``ja``, ...) when their names do not tell it (a voice file): English phonemes
+        are written in the alphabet that voice family says most clearly (see
+        :mod:`vocalize.text.render`). By default the language comes from the voice's name
+        (``jm_kumo``: Japanese), a blend's from its heaviest part, a voice file's from a
+        ``.json`` beside it (``{"lang": "a"}``); unknown means English.
 
         ``first_window=True`` (or ``VOCALIZE_FIRST_WINDOW=1``) starts text of more than one
         chunk with a short decoded window of its first chunk: the first audio comes about
@@ -166,6 +174,7 @@ class Engine:
         self.provider = _check_provider(provider or os.environ.get("VOCALIZE_PROVIDER") or "cpu")
         self._preloaded = self._model_in_background() if preload else None
         self.lang = _frontend(lang, g2p).lang
+        self.voice_lang = voice_store.language_letter(voice_lang) if voice_lang is not None else None
         self.voice = self._check_voice(voice or assets.DEFAULT_VOICE)
 
     @property
@@ -254,19 +263,29 @@ class Engine:
         """Loads the model and the text frontend now instead of on the first request, and
         runs one short stream through both (ONNX Runtime's first runs set up kernels and
         buffers, which would otherwise slow the first request's first audio)."""
-        _frontend(self.lang, self.g2p).chunks("warm up")
+        self._frontend_for(self.voice).chunks("warm up")
         self._model()
         for _ in self.stream("Warm up, then speak."):
             pass
 
-    def chunks(self, text: str) -> list["Chunk"]:
-        """The text as the model-sized pieces :meth:`synthesize` and :meth:`stream` speak it in."""
+    def chunks(self, text: str, *, voice: str | None = None) -> list["Chunk"]:
+        """The text as the model-sized pieces :meth:`synthesize` and :meth:`stream` speak it
+        in (with ``voice``, default the engine's: its language decides how English phonemes
+        are written)."""
         if not isinstance(text, str):
             raise InputError(f"text must be a string, got {type(text).__name__}")
         if not text.strip():
             raise InputError("text is empty")
-        first, tail = self._plan(text, False)
-        return first + self._tail_chunks(tail) if tail else first
+        frontend = self._frontend_for(voice or self.voice)
+        first, tail = self._plan(text, False, frontend)
+        return first + self._tail_chunks(tail, frontend) if tail else first
+
+    def _frontend_for(self, voice: str) -> "Frontend":
+        """The frontend for one voice spec: English phonemes in that voice's alphabet."""
+        from .text.render import alphabet_for
+
+        language = self.voice_lang or voice_store.voice_language(voice, self._voices_path)
+        return _frontend(self.lang, self.g2p, alphabet_for(language))
 
     def synthesize(
         self,
@@ -284,13 +303,13 @@ class Engine:
         pronunciations (``[Kokoro](/kˈOkəɹO/)``)."""
         from .audio import Audio
 
-        style, rate, content = self._request(text, phonemes, voice, speed)
+        style, rate, content, frontend = self._request(text, phonemes, voice, speed)
         model = self._model_in_background()
-        chunks, tail = self._plan(content, phonemes is not None)
+        chunks, tail = self._plan(content, phonemes is not None, frontend)
         # Cut into windows exactly as stream() would, so both give the same audio.
         windowed = self.first_window and (len(chunks) > 1 or bool(tail))
         if tail:
-            chunks += self._tail_chunks(tail)
+            chunks += self._tail_chunks(tail, frontend)
         model = model()
         with timing.span("native synthesize", f"chunks={len(chunks)}", native=True):
             samples = model.synthesize(_requests(chunks, style, rate), windowed=windowed)
@@ -312,9 +331,9 @@ class Engine:
         closing the generator) cancels the work not yet started."""
         from .audio import Audio
 
-        style, rate, content = self._request(text, phonemes, voice, speed)
+        style, rate, content, frontend = self._request(text, phonemes, voice, speed)
         model = self._model_in_background()
-        first, tail = self._plan(content, phonemes is not None)
+        first, tail = self._plan(content, phonemes is not None, frontend)
         # With first_window, text of more than one chunk starts with a short window of the
         # first (see vocalize-core's synth.rs); synthesize() cuts the same way.
         windowed = self.first_window and (len(first) > 1 or bool(tail))
@@ -323,7 +342,7 @@ class Engine:
         feeder = None
         if tail:
             feeder = threading.Thread(
-                target=self._feed, args=(stream, tail, style, rate, failure), name="vocalize-frontend", daemon=True
+                target=self._feed, args=(stream, tail, style, rate, frontend, failure), name="vocalize-frontend", daemon=True
             )
         try:
             for samples in stream:
@@ -374,27 +393,29 @@ class Engine:
                 chunks.close()
             worker.shutdown(wait=False)
 
-    def _plan(self, content: str, phonemes: bool) -> tuple[list["Chunk"], str]:
+    def _plan(self, content: str, phonemes: bool, frontend: "Frontend") -> tuple[list["Chunk"], str]:
         """The first chunks of a request (the first one short) and the text left for later.
         :meth:`synthesize` and :meth:`stream` cut the same way, so they give the same audio."""
         head, tail, gap = (content, "", 0.0) if phonemes else split_head(content)
-        first = self._chunks(head, phonemes, first_chunk_max=None if phonemes else FIRST_CHUNK_TOKENS)
+        first = self._chunks(head, phonemes, frontend, first_chunk_max=None if phonemes else FIRST_CHUNK_TOKENS)
         if tail:
             first[-1] = dataclasses.replace(first[-1], pause_after=max(first[-1].pause_after, gap))
         return first, tail
 
-    def _tail_chunks(self, tail: str) -> list["Chunk"]:
+    def _tail_chunks(self, tail: str, frontend: "Frontend") -> list["Chunk"]:
         try:
-            return self._chunks(tail, False)
+            return self._chunks(tail, False, frontend)
         except InputError as e:
             if "nothing to speak" in str(e):
                 return []
             raise
 
-    def _feed(self, stream: Any, tail: str, style: "np.ndarray", rate: float, failure: list[BaseException]) -> None:
+    def _feed(
+        self, stream: Any, tail: str, style: "np.ndarray", rate: float, frontend: "Frontend", failure: list[BaseException]
+    ) -> None:
         """Runs the frontend over the rest of the text, handing chunks to the native stream."""
         try:
-            stream.push(_requests(self._tail_chunks(tail), style, rate))
+            stream.push(_requests(self._tail_chunks(tail, frontend), style, rate))
         except BaseException as e:  # surfaced by stream() after the audio so far
             failure.append(e)
         finally:
@@ -402,22 +423,25 @@ class Engine:
 
     def _request(
         self, text: str | None, phonemes: str | None, voice: str | None, speed: float | None
-    ) -> tuple["np.ndarray", float, str]:
-        """Checks one request's arguments: the voice's style table, the rate, the input."""
+    ) -> tuple["np.ndarray", float, str, "Frontend"]:
+        """Checks one request's arguments: the voice's style table, the rate, the input, and
+        the frontend that reads it for that voice."""
         if (text is None) == (phonemes is None):
             raise InputError("give either text or phonemes")
         content = text if phonemes is None else phonemes
         if not isinstance(content, str):
             raise InputError(f"text must be a string, got {type(content).__name__}")
-        style = voice_store.resolve(voice or self.voice, self._voices_path)
+        spec = voice or self.voice
+        style = voice_store.resolve(spec, self._voices_path)
         rate = self.speed if speed is None else _check_speed(speed)
         if not content.strip():
             raise InputError("text is empty" if phonemes is None else "phonemes are empty")
-        return style, rate, content
+        return style, rate, content, self._frontend_for(spec)
 
-    def _chunks(self, content: str, phonemes: bool, first_chunk_max: int | None = None) -> list["Chunk"]:
+    def _chunks(
+        self, content: str, phonemes: bool, frontend: "Frontend", first_chunk_max: int | None = None
+    ) -> list["Chunk"]:
         with timing.span("text frontend"):
-            frontend = _frontend(self.lang, self.g2p)
             if phonemes:
                 return frontend.phoneme_chunks(content)
             return frontend.chunks(content, first_chunk_max=first_chunk_max)

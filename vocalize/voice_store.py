@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 import math
 import os
 import re
@@ -411,3 +412,58 @@ def save_named(spec: str, name: str, voices_file: str | os.PathLike[str] | None 
     except OSError as e:
         raise OutputError(f"cannot create the voice folder {folder}: {e.strerror or e}; set VOCALIZE_VOICES_DIR") from None
     return save(spec, target, voices_file)
+
+
+# ---------------------------------------------------------------------------------------------
+# The language a voice speaks
+
+# Language codes a user may give for a voice, as Kokoro's voice-name letters.
+_LANGUAGE_CODES = {
+    "en": "a", "en-us": "a", "en-gb": "b", "es": "e", "fr": "f", "hi": "h", "it": "i",
+    "ja": "j", "pt": "p", "pt-br": "p", "zh": "z",
+}  # fmt: skip
+
+
+def language_letter(value: str) -> str:
+    """A voice language given by a user (a Kokoro letter such as ``a`` or ``j``, or a code
+    such as ``en-gb`` or ``ja``) as Kokoro's voice-name letter."""
+    key = str(value).strip().lower().replace("_", "-")
+    if key in LANGUAGES:
+        return key
+    if key in _LANGUAGE_CODES:
+        return _LANGUAGE_CODES[key]
+    known = ", ".join([*LANGUAGES, *_LANGUAGE_CODES])
+    raise InputError(f"unknown voice language {value!r}; give one of: {known}")
+
+
+def voice_language(spec: str | os.PathLike[str], voices_file: str | os.PathLike[str] | None = None) -> str | None:
+    """The language (a Kokoro voice-name letter) of a voice spec, or None when unknown.
+
+    A name tells it by Kokoro's convention (``jm_kumo``: ``j``); a blend speaks as its
+    heaviest part (the first of equals); a voice file, or a voice of the user folder, by a
+    ``.json`` beside it holding ``{"lang": "a"}`` (or ``"en-us"``, ...)."""
+    try:
+        parts = parse(os.fspath(spec))
+    except InputError:
+        return None
+    ref = max(parts, key=lambda part: part[1] or 1.0)[0]
+    if is_path(ref):
+        return _sidecar_language(Path(ref).expanduser())
+    prefix = ref.split("_", 1)[0]
+    if len(prefix) == 2 and "_" in ref and prefix[0] in LANGUAGES:
+        return prefix[0]
+    user = _user_index().get(ref)
+    return _sidecar_language(user) if user is not None else None
+
+
+def _sidecar_language(path: Path) -> str | None:
+    sidecar = path.with_suffix(".json")
+    try:
+        data = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    lang = data.get("lang") if isinstance(data, dict) else None
+    try:
+        return language_letter(lang) if isinstance(lang, str) else None
+    except InputError:
+        return None

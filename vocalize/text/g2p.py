@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import AssetError, InputError
 from .markup import split_pauses
 from .normalize import normalize
+from .render import ALPHABETS, render
 from .segment import (
     NON_SPEECH,
     PARAGRAPH_BREAK,
@@ -214,13 +215,39 @@ def _build_g2p(british: bool) -> "G2P":
 
 
 # Words after which a noun/verb homograph is a verb: subject pronouns and modals.
-_VERB_CONTEXT = frozenset("i we you they will would can could shall should may might must".split())
+_PLURAL_SUBJECTS = frozenset("i we you they".split())
+_SINGULAR_SUBJECTS = frozenset("he she it".split())
+_MODALS = frozenset("will would can could shall should may might must".split())
+# Tags that may follow a verb's subject-verb pair but not a compound noun's head ("the city
+# projects were ..."): what starts an object, a complement or an adverbial.
+_AFTER_VERB = frozenset("DT PDT JJ JJR JJS NN NNS NNP NNPS PRP PRP$ IN TO CD RB RBR RP . ,".split())
+# Tokens that start a new clause when looking back for its verb.
+_CLAUSE_BREAKS = frozenset(", ; : CC WDT WP WRB -LRB- -RRB-".split())
+_PAST_WORDS = frozenset("yesterday ago last once earlier previously already".split())
+_PRESENT_WORDS = frozenset("every usually often always sometimes now today daily nowadays tonight".split())
+
+
+def _reading(entry: dict[str, str], tag: str) -> str | None:
+    """The pronunciation a lexicon entry gives a tag (as hibari's lexicon looks it up)."""
+    if tag in entry:
+        return entry[tag]
+    parent = "VERB" if tag.startswith("VB") else "NOUN" if tag.startswith("NN") else "ADJ" if tag.startswith("JJ") else tag
+    return entry.get(parent, entry.get("DEFAULT"))
 
 
 class _SubjectVerbTagger:
-    """hibari's tagger, corrected where it tags a noun/verb homograph as a noun right after a
-    subject pronoun or a modal ("I object", "we project growth", "they will record"): such a
-    word is a verb. Only words whose lexicon entry has a separate verb reading are touched."""
+    """hibari's tagger, corrected where its tags give a homograph the wrong reading. Only
+    words whose lexicon entry reads differently as a verb than as a noun are touched.
+
+    - A noun-tagged homograph right after a subject pronoun or a modal is a verb ("I
+      object", "we project growth", "they will record", "it converts").
+    - A plural-noun-tagged homograph right after a noun that begins its clause, with no verb
+      before it in the clause and an object, complement or adverbial after it, is the
+      clause's verb ("Photosynthesis converts sunlight", "The committee objects to it"),
+      while a compound stays a noun ("the city projects were late").
+    - "read" as a present-tense verb (VBP) is said as the past unless the sentence speaks
+      of the present: hibari's lexicon reads VBP "read" as the past, since taggers give that
+      tag to most past "read"s after a pronoun."""
 
     def __init__(self, tagger: Any, lexicon: Any) -> None:
         self._tagger = tagger
@@ -228,12 +255,49 @@ class _SubjectVerbTagger:
 
     def __call__(self, words: list[str]) -> list[str]:
         tags = list(self._tagger(words))
+        lower = [w.lower() for w in words]
         for i in range(1, len(words)):
-            if tags[i] in ("NN", "NNP", "JJ") and words[i - 1].lower() in _VERB_CONTEXT:
-                entry = self._lexicon.golds.get(words[i].lower())
-                if isinstance(entry, dict) and "VERB" in entry:
-                    tags[i] = "VB" if words[i - 1].lower() not in ("i", "we", "you", "they") else "VBP"
+            entry = self._lexicon.golds.get(lower[i])
+            if not isinstance(entry, dict):
+                continue
+            if lower[i] == "read" and tags[i] == "VBP":
+                tags[i] = self._read_tense(lower, tags, i)
+                continue
+            if not tags[i].startswith(("NN", "JJ")) or _reading(entry, "VB") == _reading(entry, "NN"):
+                continue
+            before = lower[i - 1]
+            if before in _MODALS:
+                tags[i] = "VB"
+            elif before in _PLURAL_SUBJECTS and not lower[i].endswith("s"):
+                tags[i] = "VBP"
+            elif before in _SINGULAR_SUBJECTS and lower[i].endswith("s"):
+                tags[i] = "VBZ"
+            elif tags[i] == "NNS" and tags[i - 1] in ("NN", "NNP") and self._starts_predicate(tags, i):
+                tags[i] = "VBZ"
         return tags
+
+    @staticmethod
+    def _starts_predicate(tags: list[str], i: int) -> bool:
+        """Whether the word at ``i`` can be its clause's verb: no verb before it in the
+        clause, and what follows can follow a verb."""
+        following = tags[i + 1] if i + 1 < len(tags) else "."
+        if following not in _AFTER_VERB:
+            return False
+        for tag in reversed(tags[: i - 1]):
+            if tag in _CLAUSE_BREAKS:
+                break
+            if tag.startswith("VB") or tag == "MD":
+                return False
+        return True
+
+    @staticmethod
+    def _read_tense(lower: list[str], tags: list[str], i: int) -> str:
+        """VBD or VB for a "read" tagged VBP, from the tense the rest of the sentence has."""
+        if any(w in _PAST_WORDS for w in lower) or any(t in ("VBD",) for j, t in enumerate(tags) if j != i):
+            return "VBD"
+        if any(w in _PRESENT_WORDS for w in lower) or any(t in ("VBZ", "VBP", "MD") for j, t in enumerate(tags) if j != i):
+            return "VB"
+        return "VBP"
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._tagger, name)
@@ -292,8 +356,15 @@ class Frontend:
     """English text -> :class:`Chunk` s of Kokoro token ids."""
 
     def __init__(
-        self, lang: str = "en-us", vocab_path: str | os.PathLike[str] | None = None, g2p: str = "hibari"
+        self,
+        lang: str = "en-us",
+        vocab_path: str | os.PathLike[str] | None = None,
+        g2p: str = "hibari",
+        alphabet: str = "misaki",
     ):
+        """``alphabet`` is how English phonemes are written for the voice (see
+        :mod:`vocalize.text.render`): ``misaki`` for Kokoro's English voices, ``ipa`` for
+        the others. Inline pronunciations (``[word](/phonemes/)``) are never rewritten."""
         key = lang.strip().lower().replace("_", "-") if isinstance(lang, str) else ""
         key = {"en": "en-us", "a": "en-us", "b": "en-gb", "j": "ja", "ja-jp": "ja"}.get(key, key)
         if key not in LANGUAGES:
@@ -306,6 +377,9 @@ class Frontend:
         if self.japanese and g2p != "hibari":
             raise InputError(f"the {g2p} G2P reads English only")
         self.g2p: str = g2p
+        if alphabet not in ALPHABETS:
+            raise InputError(f"unknown phoneme alphabet {alphabet!r}; choose one of: {', '.join(ALPHABETS)}")
+        self.alphabet: str = alphabet
         self._ttstokenizer: Any = None
         self.vocab: Vocab = load_vocab(vocab_path)
         if g2p == "ttstokenizer":  # fails now, with how to fix it, if its data is missing
@@ -314,7 +388,7 @@ class Frontend:
             self._ttstokenizer = TTSTokenizerG2P(british=self.british)
 
     def __repr__(self) -> str:
-        return f"Frontend(lang={self.lang!r}, g2p={self.g2p!r})"
+        return f"Frontend(lang={self.lang!r}, g2p={self.g2p!r}, alphabet={self.alphabet!r})"
 
     # -- public ------------------------------------------------------------------------------
     def normalize(self, text: str) -> str:
@@ -498,14 +572,18 @@ class Frontend:
                 except Exception:
                     log.debug("G2P cannot read %r; skipped", part[:80], exc_info=True)
                 if tokens:
-                    tokens[-1] = (tokens[-1][0], tokens[-1][1], True)
+                    tokens[-1] = (tokens[-1][0], tokens[-1][1], True, tokens[-1][3])
         return self._to_words(tokens)
 
-    def _to_words(self, tokens: list[tuple[str, str, bool]]) -> list[Word]:
-        """Tokens -> words; a token with no phonemes gives its text to its neighbour."""
+    def _to_words(self, tokens: list[tuple[str, str, bool]] | list[tuple[str, str, bool, bool]]) -> list[Word]:
+        """Tokens ``(text, phonemes, space after[, phonemes given inline])`` -> words in the
+        frontend's alphabet; a token with no phonemes gives its text to its neighbour."""
         words: list[Word] = []
         pending = ""
-        for text, phonemes, space in tokens:
+        rewrite = self.alphabet != "misaki" and not self.japanese
+        for text, phonemes, space, *given in tokens:
+            if rewrite and not (given and given[0]):
+                phonemes = render(phonemes, self.alphabet, self.british)
             phonemes = " ".join(self.vocab.filter(phonemes).split())
             if not phonemes:
                 if words:
@@ -520,8 +598,9 @@ class Frontend:
         return words
 
 
-def _phonemize_tokens(g2p: Any, text: str) -> list[tuple[str, str, bool]]:
-    """hibari's ``G2P.__call__`` with the tokens kept: ``[(text, phonemes, space after)]``."""
+def _phonemize_tokens(g2p: Any, text: str) -> list[tuple[str, str, bool, bool]]:
+    """hibari's ``G2P.__call__`` with the tokens kept: ``[(text, phonemes, space after,
+    phonemes given inline)]``."""
     hibari = hibari_g2p_module()
     # Inline pronunciations ("[x](/ɛks/)") go through untouched; only the text around them
     # is normalized.
@@ -540,9 +619,16 @@ def _phonemize_tokens(g2p: Any, text: str) -> list[tuple[str, str, bool]]:
     normalized = "".join(pieces).strip()
     if not normalized:
         return []
-    tokens = g2p.phonemize_tokens(g2p.tokenize(normalized))
+    tokens = g2p.tokenize(normalized)
+    given = [tk.phonemes is not None for tk in tokens]  # inline pronunciations come set
+    tokens = g2p.phonemize_tokens(tokens)
     unk = g2p.unk
-    return [(tk.text, unk if tk.phonemes is None else tk.phonemes, bool(tk.whitespace)) for tk in tokens]
+    if len(tokens) != len(given):
+        given = [False] * len(tokens)
+    return [
+        (tk.text, unk if tk.phonemes is None else tk.phonemes, bool(tk.whitespace), inline)
+        for tk, inline in zip(tokens, given)
+    ]
 
 
 def _strip_leading_silence(words: list[Word]) -> list[Word]:

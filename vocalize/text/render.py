@@ -1,0 +1,127 @@
+"""How English phonemes are written for the voice that speaks them.
+
+The G2P writes misaki's alphabet: Kokoro's English shorthand (``A I O W Y Q`` for the
+diphthongs, ``T`` for the flap, ``ᵊ`` for a reduced schwa, ``əɹ``/``ɜɹ`` for r-coloured
+vowels, no length marks). Kokoro's English voices were trained on it. Its other voices
+(Japanese, French, Mandarin, ...) were trained on IPA from other G2Ps and say that shorthand
+poorly; they say English written as espeak-ng writes it (diphthongs spelled out, vowel length
+marked, ``ɚ``) more clearly, so for them the phonemes are rewritten into that form.
+
+The voice's language comes from Kokoro's naming convention (``af_heart``: American English;
+``jm_kumo``: Japanese): see :func:`voice_language`.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["ALPHABETS", "alphabet_for", "render", "to_ipa"]
+
+# "misaki": Kokoro's English alphabet, as the G2P writes it; "ipa": espeak-style IPA.
+ALPHABETS = ("misaki", "ipa")
+# Languages (Kokoro's voice-name letters) whose voices were trained on misaki's English.
+_MISAKI_LANGUAGES = frozenset("ab")
+
+_VOWELS = frozenset("aeiouæɐɑɒɔəɚɛɜɪʊʌᵊᵻAIOWYQ")
+_STRESS = "ˈˌ"
+
+# Shorthand -> spelled out. Longest first (ᵊl before ᵊ).
+_SPELL_OUT = (
+    ("ᵊl", "əl"),
+    ("A", "eɪ"),
+    ("I", "aɪ"),
+    ("O", "oʊ"),
+    ("W", "aʊ"),
+    ("Y", "ɔɪ"),
+    ("Q", "əʊ"),
+    ("T", "ɾ"),
+    ("ᵊ", "ə"),
+    ("ʤ", "dʒ"),
+    ("ʧ", "tʃ"),
+)
+_TOKEN = re.compile(r"\S+")
+
+
+def alphabet_for(language: str | None) -> str:
+    """The alphabet English phonemes are written in for voices of ``language`` (a Kokoro
+    voice-name letter: ``a``, ``b``, ``j``, ...). Unknown languages get the English voices'."""
+    from ..voice_store import LANGUAGES
+
+    if language in LANGUAGES and language not in _MISAKI_LANGUAGES:
+        return "ipa"
+    return "misaki"
+
+
+def render(phonemes: str, alphabet: str, british: bool = False) -> str:
+    """``phonemes`` (misaki's alphabet) in ``alphabet``."""
+    if alphabet == "misaki":
+        return phonemes
+    if alphabet == "ipa":
+        return to_ipa(phonemes, british)
+    raise ValueError(f"unknown phoneme alphabet {alphabet!r}")
+
+
+def to_ipa(phonemes: str, british: bool = False) -> str:
+    """misaki's English phonemes written as espeak-ng writes them, word by word (vowel length
+    depends on where a word's stress falls)."""
+    return _TOKEN.sub(lambda m: _word_to_ipa(m.group(), british), phonemes)
+
+
+def _word_to_ipa(word: str, british: bool) -> str:
+    # r-coloured vowels first, while the shorthand still marks the syllables.
+    if not british:
+        word = word.replace("ɜɹ", "ɜː")
+        # An unstressed "er" is ɚ, unless its ɹ starts the next syllable ("around": əɹˈWnd).
+        word = re.sub(r"əɹ(?![ˈˌ]?[aeiouæɐɑɒɔəɚɛɜɪʊʌᵊᵻAIOWYQ])", "ɚ", word)
+    for short, full in _SPELL_OUT:
+        word = word.replace(short, full)
+    return _lengthen(word, british)
+
+
+# Vowels espeak-ng writes long where they carry stress (or are a word's only vowel).
+_LONG = {"i": "iː", "u": "uː", "ɑ": "ɑː", "ɔ": "ɔː"}
+
+
+def _lengthen(word: str, british: bool) -> str:
+    """Marks ``i u ɑ ɔ`` long in a stressed syllable or a word of one vowel, as espeak-ng
+    does (``θɹˈiː``, ``fˈɑːðɚ``, ``ʃiː``; ``sˈɪɾi`` keeps its short final ``i``). ``ɔ``
+    before ``ɹ`` stays short (``ˈɔɹɪndʒ``)."""
+    nuclei = _nuclei(word)
+    if not nuclei:
+        return word
+    single = len(nuclei) == 1
+    out = []
+    last = 0
+    for start, stressed in nuclei:
+        char = word[start]
+        long = _LONG.get(char)
+        after = word[start + 1 : start + 2]
+        # Part of a diphthong (ɔɪ), already long, or before ɹ (but "ɑɹ" is long): as it is.
+        if long is None or after in ("ː", "ɪ", "ʊ", "ə") or (after == "ɹ" and char != "ɑ"):
+            continue
+        if not (stressed or single):
+            continue
+        out.append(word[last:start])
+        out.append(long)
+        last = start + 1
+    out.append(word[last:])
+    return "".join(out)
+
+
+def _nuclei(word: str) -> list[tuple[int, bool]]:
+    """The start of each vowel group of ``word`` and whether a stress mark precedes it in
+    its syllable."""
+    nuclei = []
+    stressed = False
+    previous_vowel = False
+    for i, char in enumerate(word):
+        if char in _STRESS:
+            stressed = True
+            previous_vowel = False
+            continue
+        vowel = char in _VOWELS
+        if vowel and not previous_vowel:
+            nuclei.append((i, stressed))
+            stressed = False
+        previous_vowel = vowel or (previous_vowel and char == "ː")
+    return nuclei
