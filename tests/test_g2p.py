@@ -175,6 +175,21 @@ AFTER_SUBJECT = [
     ("You present it well.", "pɹizˈɛnt"),
     ("The object is red.", "ˈɑbʤəkt"),
     ("Play the record again.", "ɹˈɛkəɹd"),
+    ("It converts heat into power.", "kənvˈɜɹts"),
+    # After a noun subject, with no verb before it in its clause and an object after it.
+    ("Photosynthesis converts sunlight into energy.", "kənvˈɜɹts"),
+    ("The factory converts old tires into fuel.", "kənvˈɜɹts"),
+    ("The committee objects to the plan.", "əbʤˈɛkts"),
+    ("The city projects strong growth.", "pɹəʤˈɛkts"),
+    # ... but a compound noun, or a noun after the clause's verb, stays a noun.
+    ("The city projects were delayed.", "pɹˈɑʤˌɛkts"),
+    ("She finished the science projects early.", "pɹˈɑʤˌɛkts"),
+    ("The wind was too strong to wind the sail.", "wˈInd"),
+    # "read" tagged as a present verb: the tense the rest of the sentence has.
+    ("I read every night.", "ɹˈid"),
+    ("They read the paper and then they go to work.", "ɹˈid"),
+    ("I read the paper and then I went to work.", "ɹˈɛd"),
+    ("We read it two days ago.", "ɹˈɛd"),
 ]
 
 

@@ -32,6 +32,14 @@ def _cases(table: list[tuple[str, str, str]]) -> list:
 
 # (category, raw text, exact normalize() output)
 NORMALIZED = [
+    ("range", "Built between 2010-2015.", "Built between 2010 and 2015."),
+    ("range", "Kids ages 10-15 can come.", "Kids ages 10 to 15 can come."),
+    ("version", "Update to v2.0.3 now.", "Update to version 2 point 0 point 3 now."),
+    ("inches", 'The sofa is 84" wide.', "The sofa is 84 inches wide."),
+    ("inches", 'A 1" gap.', "A 1 inch gap."),
+    ("inches", 'He said "take 5" and left.', 'He said "take 5" and left.'),
+    ("unit", "Her pulse was 96 bpm.", "Her pulse was 96 beats per minute."),
+    ("hashtag", "Use the hashtag #CleanOceans today.", "Use the hashtag CleanOceans today."),
     # cardinals, decimals, negatives: digits left for the G2P
     ("cardinal", "I have 3 cats.", "I have 3 cats."),
     ("cardinal", "1,000 people came.", "1,000 people came."),

@@ -357,20 +357,29 @@ def test_not_a_string(frontend: Frontend) -> None:
 
 
 # -- robustness ------------------------------------------------------------------------------
-@pytest.mark.parametrize(
-    "text",
-    [
-        "Ça va? 😀 Great 👍🏽! naïve café résumé",
-        "日本語のテキスト and English",
-        "Привет мир, hello",
-        "".join(chr(c) for c in range(0, 0x3000, 7)) + " end",
-        "Visit https://example.com/" + "a/b_" * 300 + " today.",
-        "$" + "9" * 40 + " and " + "9" * 40 + "% and " + "9" * 20 + "th.",
-        "x" + "ab.c-" * 400,
-    ],
-)
+ROBUST_TEXTS = [
+    "Ça va? 😀 Great 👍🏽! naïve café résumé",
+    "日本語のテキスト and English",
+    "Привет мир, hello",
+    "".join(chr(c) for c in range(0, 0x3000, 7)) + " end",
+    "Visit https://example.com/" + "a/b_" * 300 + " today.",
+    "$" + "9" * 40 + " and " + "9" * 40 + "% and " + "9" * 20 + "th.",
+    "x" + "ab.c-" * 400,
+    "Pneumonoultramicroscopicsilicovolcanoconiosis" * 20,
+]
+
+
+@pytest.mark.parametrize("text", ROBUST_TEXTS)
 def test_arbitrary_unicode(frontend: Frontend, text: str) -> None:
     _check_chunks(frontend.chunks(text), 510)
+
+
+@pytest.mark.parametrize("text", ROBUST_TEXTS)
+def test_arbitrary_unicode_in_ipa(text: str) -> None:
+    # The rendering for non-English voices meets the same input.
+    chunks = Frontend(alphabet="ipa").chunks(text)
+    _check_chunks(chunks, 510)
+    assert not set("".join(c.phonemes for c in chunks)) & set("AIOWYQTᵊ")
 
 
 def test_ten_thousand_digits(frontend: Frontend) -> None:

@@ -245,9 +245,9 @@ class _SubjectVerbTagger:
       before it in the clause and an object, complement or adverbial after it, is the
       clause's verb ("Photosynthesis converts sunlight", "The committee objects to it"),
       while a compound stays a noun ("the city projects were late").
-    - "read" as a present-tense verb (VBP) is said as the past unless the sentence speaks
-      of the present: hibari's lexicon reads VBP "read" as the past, since taggers give that
-      tag to most past "read"s after a pronoun."""
+    - "read" tagged as a finite verb (VBP or VBD) takes the tense of the rest of the
+      sentence: hibari's lexicon reads VBP "read" as the past too, and its tagger often
+      calls a present "read" VBD ("they read the paper and then they go")."""
 
     def __init__(self, tagger: Any, lexicon: Any) -> None:
         self._tagger = tagger
@@ -260,7 +260,7 @@ class _SubjectVerbTagger:
             entry = self._lexicon.golds.get(lower[i])
             if not isinstance(entry, dict):
                 continue
-            if lower[i] == "read" and tags[i] == "VBP":
+            if lower[i] == "read" and tags[i] in ("VBP", "VBD"):
                 tags[i] = self._read_tense(lower, tags, i)
                 continue
             if not tags[i].startswith(("NN", "JJ")) or _reading(entry, "VB") == _reading(entry, "NN"):
@@ -292,12 +292,17 @@ class _SubjectVerbTagger:
 
     @staticmethod
     def _read_tense(lower: list[str], tags: list[str], i: int) -> str:
-        """VBD or VB for a "read" tagged VBP, from the tense the rest of the sentence has."""
-        if any(w in _PAST_WORDS for w in lower) or any(t in ("VBD",) for j, t in enumerate(tags) if j != i):
+        """The tense of a "read" tagged VBP or VBD, from the rest of the sentence: past when
+        it speaks of the past or its subject is singular ("she read" is no present), present
+        when it speaks of the present, else the tagger's."""
+        others = [t for j, t in enumerate(tags) if j != i]
+        subject = lower[i - 1]
+        singular = subject in _SINGULAR_SUBJECTS or tags[i - 1] in ("NN", "NNP")
+        if singular or any(w in _PAST_WORDS for w in lower) or "VBD" in others:
             return "VBD"
-        if any(w in _PRESENT_WORDS for w in lower) or any(t in ("VBZ", "VBP", "MD") for j, t in enumerate(tags) if j != i):
+        if any(w in _PRESENT_WORDS for w in lower) or any(t in ("VBZ", "VBP", "MD") for t in others):
             return "VB"
-        return "VBP"
+        return tags[i]
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._tagger, name)

@@ -104,7 +104,12 @@ _ORD = r"(?:st|nd|rd|th)?"
 _RANGE = re.compile(
     rf"(?<![\w.\-])(\d{{1,4}}{_ORD})\s?[-–]\s?(\d{{1,4}}{_ORD})(?![\w\-]|[.,]\d)"
 )
+_BETWEEN_BEFORE = re.compile(r"\b[Bb]etween\s+$")
 _ABOUT = re.compile(r"~\s?(?=\d)")
+# 'v2.0.3', 'V10.1': a version number.
+_VERSION = re.compile(r"(?<![\w.])[vV](\d+(?:\.\d+)+)(?![\w]|\.\d)")
+# '84" wide': inches (a double quote after a number that does not close a quotation).
+_INCH_MARK = re.compile(r'(?<![\w.\'])(\d+(?:\.\d+)?)"(?=[\s,.;:!?)\-]|$)')
 _THOUSANDS = re.compile(r"(?<![\w.,])(\d{1,3}(?:\.\d+)?)k\b")
 # "10M people", "$5bn", "3 tn": scale words the G2P (and its currency rule) then read.
 _SCALE = re.compile(
@@ -214,6 +219,7 @@ _UNITS: dict[str, tuple[str, str]] = {
     "kcal": ("kilocalorie", "kilocalories"), "cal": ("calorie", "calories"), "dB": ("decibel", "decibels"),
     "px": ("pixel", "pixels"), "fps": ("frame per second", "frames per second"),
     "pct": ("percent", "percent"),
+    "bpm": ("beat per minute", "beats per minute"), "rpm": ("revolution per minute", "revolutions per minute"),
 }
 _UNIT = re.compile(
     r"(?<![\w.,$£€¥/])(\d{1,2}/\d{1,3}|-?\d[\d,]*(?:\.\d+)?)( ?-? ?)("
@@ -253,6 +259,7 @@ _SENTENCE_OPENERS = frozenset(
 )
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;\"(]\s*)$")
 _SHARP = re.compile(r"(?<![\w#])([A-Ga-g])#(?![\w#])")
+_HASHTAG_WORD = re.compile(r"\b([Hh]ashtags?) #(?=\w)")
 
 _DECORATION = re.compile(r"([=*_~#+<>|^])\1{2,}")
 _REPEATED_PUNCT = re.compile(r"([!?.,;:…])\1{3,}")
@@ -337,6 +344,8 @@ def _numbers(text: str) -> str:
     """The number rules, in an order where each sees what the earlier ones left."""
     text = _PHONE.sub(_phone, text)
     text = _NUMERIC_DATE.sub(_numeric_date, text)
+    if "v" in text or "V" in text:
+        text = _VERSION.sub(r"version \1", text)
     text = _DOTTED_NUMBER.sub(_dotted_number, text)
     text = _AM_PM.sub(_am_pm, text)
     if "/" in text:
@@ -346,11 +355,13 @@ def _numbers(text: str) -> str:
     text = _CODE_AFTER.sub(lambda m: _CODE_SYMBOL[m.group(2)] + m.group(1), text)
     text = _CODE_WORDS.sub(_currency_words, text)
     text = _FEET_INCHES.sub(_feet_inches, text)
+    if '"' in text:
+        text = _inch_marks(text)
     text = _UNIT.sub(_unit, text)
     text = _MIXED.sub(_mixed_number, text)
     if "/" in text:
         text = _MEASURE_FRACTION.sub(lambda m: _fraction_words(int(m.group(1)), int(m.group(2))) + " ", text)
-    text = _RANGE.sub(r"\1 to \2", text)
+    text = _RANGE.sub(_range, text)
     text = _ABOUT.sub("about ", text)
     text = _THOUSANDS.sub(r"\1 thousand", text)
     text = _BY.sub(r"\1 by ", text)
@@ -376,6 +387,7 @@ def _words(text: str) -> str:
         text = _STREET.sub(_street, text)
     if "#" in text:
         text = _SHARP.sub(lambda m: f"{m.group(1).upper()} sharp", text)
+        text = _HASHTAG_WORD.sub(r"\1 ", text)  # the G2P says "hashtag" for the "#" itself
     return text
 
 
@@ -543,6 +555,29 @@ def _currency_words(m: re.Match[str]) -> str:
 def _feet_inches(m: re.Match[str]) -> str:
     feet, inches = m.group(1), m.group(2) or m.group(3)
     return f"{feet} {'foot' if feet == '1' else 'feet'} {inches} {'inch' if inches == '1' else 'inches'}"
+
+
+def _range(m: re.Match[str]) -> str:
+    """"10-15" -> "10 to 15"; "between 2010-2015" -> "between 2010 and 2015"."""
+    between = _BETWEEN_BEFORE.search(m.string, max(0, m.start() - 12), m.start()) is not None
+    return f"{m.group(1)} {'and' if between else 'to'} {m.group(2)}"
+
+
+def _inch_marks(text: str) -> str:
+    """'84" wide' -> "84 inches wide", unless the quote mark closes a quotation opened
+    before it ('He said "take 5" and left')."""
+    out, last, open_quotes = [], 0, 0
+    for m in _INCH_MARK.finditer(text):
+        open_quotes += text.count('"', last, m.start())
+        out.append(text[last : m.start()])
+        if open_quotes % 2:
+            out.append(m.group())
+            open_quotes += 1
+        else:
+            out.append(f"{m.group(1)} {'inch' if m.group(1) == '1' else 'inches'}")
+        last = m.end()
+    out.append(text[last:])
+    return "".join(out)
 
 
 def _unit(m: re.Match[str]) -> str:
