@@ -626,6 +626,7 @@ def _phonemize_tokens(g2p: Any, text: str) -> list[tuple[str, str, bool, bool]]:
         return []
     tokens = g2p.tokenize(normalized)
     given = [tk.phonemes is not None for tk in tokens]  # inline pronunciations come set
+    _mass_nouns(tokens)
     tokens = g2p.phonemize_tokens(tokens)
     unk = g2p.unk
     if len(tokens) != len(given):
@@ -634,6 +635,24 @@ def _phonemize_tokens(g2p: Any, text: str) -> list[tuple[str, str, bool, bool]]:
         (tk.text, unk if tk.phonemes is None else tk.phonemes, bool(tk.whitespace), inline)
         for tk, inline in zip(tokens, given)
     ]
+
+
+# Nouns whose lexicon entry has one reading, the count noun's, while the mass noun (said
+# without a determiner) is another word: "took the lead" / "traces of lead", "Lead is heavy".
+_MASS_NOUNS = {"lead": "lˈɛd"}
+_DETERMINERS = frozenset("DT PDT PRP$ POS CD WP$".split())
+
+
+def _mass_nouns(tokens: list[Any]) -> None:
+    """Sets the mass-noun reading of :data:`_MASS_NOUNS` words tagged as nouns with no
+    determiner before them (the G2P keeps phonemes that are already set)."""
+    for i, tk in enumerate(tokens):
+        reading = _MASS_NOUNS.get(tk.text.lower())
+        if reading is None or tk.phonemes is not None or not (tk.tag or "").startswith("NN"):
+            continue
+        before = tokens[i - 1].tag if i else None
+        if before not in _DETERMINERS:
+            tk.phonemes = reading
 
 
 def _strip_leading_silence(words: list[Word]) -> list[Word]:
