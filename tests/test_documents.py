@@ -100,7 +100,7 @@ def test_covers_empty_pages_and_auxiliary_items_are_listed_as_skipped(tmp_path):
         ("Cover", "only images"),
         ("Blank", "no text"),
         ("Story", None),
-        ("OEBPS/text/ch04.xhtml", "outside the reading order (linear=no)"),
+        ("Notes", "outside the reading order (linear=no)"),
         ("Table of contents", "the table of contents"),
         ("OEBPS/cover.jpg", "not a text document (image/jpeg)"),
     ]
@@ -518,3 +518,24 @@ def test_chapter_file_names_are_padded_to_the_count_and_cut_to_fit():
     assert len(long_name.encode()) <= 200 and long_name.endswith("word.wav")
     long_cjk = chapter_filename(1, "語" * 200, "wav")
     assert len(long_cjk.encode()) <= 255 and long_cjk.endswith("語.wav")
+
+
+def test_front_matter_before_the_first_entry_stays_apart_and_a_binary_page_is_skipped(tmp_path):
+    book = [("Title page", "<p>Alice, by Lewis Carroll.</p>"), ("Copyright", "<p>Public domain.</p>"),
+            ("One", "<p>Words.</p>"), ("Broken", "<p>x</p>")]
+
+    def change(files):
+        nav = files["OEBPS/nav.xhtml"].decode()
+        for name in ("Title page", "Copyright"):
+            nav = nav.replace(f'>{name}</a>', "></a>")  # entries without a title are not entries
+        files["OEBPS/nav.xhtml"] = nav.encode()
+        files["OEBPS/text/ch04.xhtml"] = b"\x00\x01\x02" * 100
+
+    files = epub_files(book, raw_bodies=True, headings=False)
+    chapters = read_document(write_epub(tmp_path / "b.epub", files, change=change))
+    assert [(c.title, c.text, c.skipped) for c in chapters] == [
+        ("Title page", "Title page\n\nAlice, by Lewis Carroll.", None),
+        ("Copyright", "Copyright\n\nPublic domain.", None),
+        ("One", "One\n\nWords.", None),
+        ("Broken", "", "does not look like text: it holds NUL bytes"),
+    ]

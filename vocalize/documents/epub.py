@@ -184,6 +184,7 @@ class _Book:
             if (fragment, title) not in entries and not any(f == fragment for f, _ in entries):
                 entries.append((fragment, title))
         drafts: list[Draft] = []
+        started = False  # a file with a table-of-contents entry came already
         for number, (idref, linear) in enumerate(refs, 1):
             item = items.get(idref)
             if item is None:
@@ -192,28 +193,31 @@ class _Book:
             if item.href == nav_href:
                 drafts.append(_skipped("Table of contents", item.href, "the table of contents"))
                 continue
+            title = dict(by_file.get(item.href, [])).get("", item.href)
             if linear == "no":
-                drafts.append(_skipped(item.href, item.href, "outside the reading order (linear=no)"))
+                drafts.append(_skipped(title, item.href, "outside the reading order (linear=no)"))
                 continue
             if item.media_type not in XHTML_TYPES:
-                drafts.append(_skipped(item.href, item.href, f"not a text document ({item.media_type or 'no type'})"))
+                drafts.append(_skipped(title, item.href, f"not a text document ({item.media_type or 'no type'})"))
                 continue
             if item.href not in self.names:
-                drafts.append(_skipped(item.href, item.href, "missing from the archive"))
+                drafts.append(_skipped(title, item.href, "missing from the archive"))
                 continue
             entries = by_file.get(item.href, [])
-            drafts.extend(self.file_drafts(item.href, entries, drafts, bool(toc)))
+            drafts.extend(self.file_drafts(item.href, entries, drafts if started else []))
+            started = started or bool(entries)
         return finish(drafts)
 
-    def file_drafts(self, href: str, entries: list[tuple[str, str]], before: list[Draft], has_toc: bool) -> list[Draft]:
-        """The drafts one spine file adds (it may also continue the last one in ``before``)."""
-        data = self.member(href)
+    def file_drafts(self, href: str, entries: list[tuple[str, str]], before: list[Draft]) -> list[Draft]:
+        """The drafts one spine file adds; a file without an entry of its own continues the
+        last draft of ``before`` instead, if there is one."""
         from ..textinput import decode_text
 
+        data = self.member(href)
         try:
-            markup = decode_text(data, sniff_encoding(data), name=href).text
+            markup = decode_text(data, sniff_encoding(data)).text
         except InputError as e:
-            return [_skipped(href, href, str(e).split(": ", 1)[-1])]
+            return [_skipped(dict(entries).get("", href), href, str(e).removeprefix("input "))]
         anchors = frozenset(f for f, _ in entries if f)
         extract = parse(markup, anchors)
         titles = dict(entries)
@@ -222,7 +226,7 @@ class _Book:
         if "" in titles:
             current = Draft(titles[""], source=href)
             out.append(current)
-        elif has_toc and before and not before[-1].skipped and not (anchors and _starts_with_anchor(extract.blocks)):
+        elif before and not before[-1].skipped and not (anchors and _starts_with_anchor(extract.blocks)):
             current = before[-1]  # a file with no entry of its own continues the chapter before
             current.source = _extend_source(current.source, href)
         for index, block in enumerate(extract.blocks):

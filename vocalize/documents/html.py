@@ -9,6 +9,7 @@ out in favour of the text they annotate; ``<pre><code>`` is a code block, not re
 
 from __future__ import annotations
 
+import codecs
 import re
 from dataclasses import dataclass, field
 
@@ -51,7 +52,11 @@ def sniff_encoding(data: bytes) -> str | None:
     for pattern in (_XML_ENCODING, _META_CHARSET):
         match = pattern.search(data[:4096])
         if match:
-            return match.group(1).decode("ascii")
+            name = match.group(1).decode("ascii")
+            try:
+                return codecs.lookup(name).name
+            except LookupError:  # a name no codec knows: read it as UTF-8
+                return None
     return None
 
 
