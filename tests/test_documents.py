@@ -539,3 +539,17 @@ def test_front_matter_before_the_first_entry_stays_apart_and_a_binary_page_is_sk
         ("One", "One\n\nWords.", None),
         ("Broken", "", "does not look like text: it holds NUL bytes"),
     ]
+
+
+def test_a_file_whose_entries_all_point_at_anchors_starts_its_own_chapter(tmp_path):
+    book = [("One", "<p>First.</p>"), ("Unused", '<h2 id="a">Two</h2><p>Second.</p><h2 id="b">Three</h2><p>Third.</p>')]
+
+    def toc(files):
+        links = '<li><a href="text/ch01.xhtml">One</a></li><li><a href="text/ch02.xhtml#a">Two</a></li><li><a href="text/ch02.xhtml#b">Three</a></li>'
+        nav = files["OEBPS/nav.xhtml"].decode()
+        start, end = nav.index("<ol>"), nav.index("</ol></nav>")
+        files["OEBPS/nav.xhtml"] = (nav[:start] + f"<ol>{links}" + nav[end:]).encode()
+
+    chapters = read_document(write_epub(tmp_path / "b.epub", epub_files(book, raw_bodies=True, headings=False), change=toc))
+    assert [(c.title, c.text) for c in chapters] == [("One", "One\n\nFirst."), ("Two", "Two\n\nSecond."), ("Three", "Three\n\nThird.")]
+    assert [c.source for c in chapters] == ["OEBPS/text/ch01.xhtml", "OEBPS/text/ch02.xhtml#a", "OEBPS/text/ch02.xhtml#b"]

@@ -177,12 +177,16 @@ def _speak(engine: Any, text: str, path: Path, fmt: str, report: Callable[[float
         sink = _sink(fmt, target.file)
         frames = 0
         report(0.0)
-        stream = engine.stream(text) if hasattr(engine, "stream") else iter([engine.synthesize(text)])
-        with contextlib.closing(stream) if hasattr(stream, "close") else contextlib.nullcontext():
-            for piece in stream:
+        pieces = engine.stream(text) if hasattr(engine, "stream") else iter([engine.synthesize(text)])
+        try:
+            for piece in pieces:
                 sink.write(piece.samples)
                 frames += len(piece.samples)
                 report(frames / SAMPLE_RATE)
+        finally:
+            close = getattr(pieces, "close", None)
+            if close is not None:  # stops the inference under way (Ctrl-C, a failed write)
+                close()
         sink.close()
         target.commit()
     except BaseException:

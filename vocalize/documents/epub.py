@@ -257,6 +257,10 @@ def _title_first(draft: Draft) -> None:
         draft.blocks.insert(0, Block(draft.title, 1))
 
 
+def _starts_with_anchor(blocks: list[Block]) -> bool:
+    return bool(blocks and blocks[0].anchors)
+
+
 def _extend_source(source: str, href: str) -> str:
     """"a.xhtml to c.xhtml": the files a chapter spans."""
     return f"{source.split(' to ')[0]} to {href}"
