@@ -43,7 +43,7 @@ def read_text(text: str | None, encoding: str | None = None) -> str:
 
 
 @cli.command()
-@click.argument("text", required=False)
+@click.argument("text", required=False, metavar="[TEXT | FILE]")
 @click.option("-o", "--output", type=click.Path(allow_dash=True), help="Write a 16-bit 24 kHz WAV file here; '-' streams it to standard output; a folder (book/) gets one file per chapter of FILE.")
 @click.option("--format", "fmt", type=click.Choice(["wav", "pcm"]), default="wav", show_default=True, help="Output format: WAV, or raw 16-bit little-endian 24 kHz mono PCM.")
 @click.option("--play", is_flag=True, help="Play through the default audio device (needs vocalize[play]).")
