@@ -35,19 +35,20 @@ def cli() -> None:
     """
 
 
-def read_text(text: str | None) -> str:
-    """TEXT, or standard input when TEXT is omitted or '-'."""
+def read_text(text: str | None, encoding: str | None = None) -> str:
+    """TEXT, or standard input when TEXT is omitted or '-' (refused when it is not text)."""
     if text is not None and text != "-":
         return text
     if sys.stdin is None or sys.stdin.isatty():
         raise click.UsageError("no text given: pass TEXT or pipe text on standard input")
-    data = sys.stdin.buffer.read()
-    return data.decode("utf-8", errors="replace")
+    from .textinput import read_stdin
+
+    return read_stdin(encoding=encoding).text
 
 
 @cli.command()
-@click.argument("text", required=False)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=False, allow_dash=True), help="Write a 16-bit 24 kHz WAV file here; '-' streams it to standard output.")
+@click.argument("text", required=False, metavar="[TEXT | FILE]")
+@click.option("-o", "--output", type=click.Path(allow_dash=True), help="Write a 16-bit 24 kHz WAV file here; '-' streams it to standard output; a folder (book/) gets one file per chapter of FILE.")
 @click.option("--format", "fmt", type=click.Choice(["wav", "pcm"]), default="wav", show_default=True, help="Output format: WAV, or raw 16-bit little-endian 24 kHz mono PCM.")
 @click.option("--play", is_flag=True, help="Play through the default audio device (needs vocalize[play]).")
 @click.option("-v", "--voice", default=None, help="Voice name (see `vocalize voices`), voice file, or blend like jm_kumo:0.7+jf_alpha:0.3; default jm_kumo.")
@@ -62,6 +63,11 @@ def read_text(text: str | None) -> str:
 @click.option("--provider", default=None, help="ONNX Runtime execution provider: cpu (default), cuda, tensorrt, rocm, coreml, openvino or xnnpack; falls back to the CPU with a warning when the installed runtime lacks it (see `vocalize info`). Env: VOCALIZE_PROVIDER.")
 @click.option("--verbose", is_flag=True, help="Print a timing tree of where the time went to standard error.")
 @click.option("--no-server", is_flag=True, help="Do not use a running `vocalize serve` (VOCALIZE_SERVER, default http://127.0.0.1:8880).")
+@click.option("--text", "literal", is_flag=True, help="Speak TEXT as it is, even when it names a file.")
+@click.option("--encoding", default=None, help="Encoding of a text file or standard input (default UTF-8, or what a byte order mark says).")
+@click.option("--list", "list_only", is_flag=True, help="Print the chapters FILE has (number, title, words) and stop.")
+@click.option("--chapters", "chapter_spec", default=None, help="Chapters of FILE to speak: 3, 3-5, 8- or 1,4-6 (see --list).")
+@click.option("--force", is_flag=True, help="With -o FOLDER/: speak every chapter again, even those already written and unchanged.")
 def speak(
     text: str | None,
     output: str | None,
@@ -79,8 +85,18 @@ def speak(
     provider: str | None,
     verbose: bool,
     no_server: bool,
+    literal: bool,
+    encoding: str | None,
+    list_only: bool,
+    chapter_spec: str | None,
+    force: bool,
 ) -> None:
-    """Speak TEXT (or standard input) into a WAV file or the speakers.
+    """Speak TEXT (or standard input, or FILE) into a WAV file or the speakers.
+
+    When TEXT names an existing file it is read: an EPUB, Markdown (.md), HTML or PDF
+    document, or plain text; to speak such a name itself, add --text. A document's
+    chapters go one file each into a folder (-o book/, with book.m3u and book.json;
+    running again resumes), or joined into one file (-o book.wav).
 
     Numbers, dates, currency and abbreviations are read out; [pause:0.5s] or
     <break time="500ms"/> inserts a pause; [word](/phonemes/) sets a pronunciation.
@@ -91,11 +107,35 @@ def speak(
       echo "Read this aloud." | vocalize speak --play
       vocalize speak "Wait [pause:1s] now go." -o wait.wav
       vocalize speak --lang ja "こんにちは。" -o ja.wav
+      vocalize speak book.epub --list
+      vocalize speak book.epub -o book/ --chapters 3-5
     """
     from . import timing
 
-    if output is None and not play:
+    path = text if text not in (None, "-") and not literal and os.path.isfile(text) else None
+    if path is None and (list_only or chapter_spec or force):
+        raise click.UsageError("--list, --chapters and --force need a document FILE")
+    if output is None and not play and not list_only:
         raise click.UsageError("say where the audio goes: -o FILE, --play, or both")
+    if path is not None:
+        from . import document_commands as documents
+
+        if as_phonemes:
+            raise click.UsageError("--phonemes takes phonemes as TEXT or on standard input, not a document FILE")
+        chapters, count = documents.chapters_of(path, encoding, chapter_spec)
+        if list_only:
+            click.echo(documents.listing(chapters))
+            return
+        if output is not None and output != "-" and documents.is_folder(output):
+            from .engine import Engine
+
+            engine = Engine(voice=voice, speed=speed, model=model, voices=voices_file, lang=lang, threads=threads, g2p=g2p, provider=provider)
+            settings = {"voice": engine.voice, "speed": engine.speed, "lang": engine.lang, "g2p": g2p, "model": model, "voices": voices_file}
+            documents.speak_book(engine, chapters, count, output, fmt, force, settings, documents.book_title(path))
+            return
+        text = documents.joined(chapters)
+    elif output not in (None, "-") and (output.endswith(("/", os.sep)) or os.path.isdir(output)):
+        raise click.UsageError(f"{output} is a folder: one file per chapter needs a document FILE to read")
     if verbose:
         root = timing.enable()
         startup = timing.process_age()
@@ -104,7 +144,7 @@ def speak(
             from . import _native
 
             _native.enable_tracing()
-    content = read_text(text)
+    content = read_text(text, encoding)
     # A running `vocalize serve` has the model loaded: use it for what it does the same way.
     local_only = (play, verbose, model, voices_file, as_phonemes, voice_lang, threads, provider, lang != "en-us", g2p != "hibari")
     if output is not None and not no_server and not any(local_only):
