@@ -21,6 +21,7 @@ use rand_pcg::Pcg64;
 use realfft::num_complex::Complex;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 
+use super::math;
 use crate::error::{CoreError, Result};
 use crate::SAMPLE_RATE;
 
@@ -129,11 +130,8 @@ impl Vocoder {
         spectrum.check()?;
         let _span = tracing::info_span!("vocoder", frames = spectrum.frames).entered();
         let frames = spectrum.frames;
-        let source = pulses(&spectrum.f0);
-        let mut rng = match noise {
-            Noise::Off => None,
-            Noise::Seeded(seed) => Some(Pcg64::seed_from_u64(seed)),
-        };
+        let source = reflect_padded(&pulses(&spectrum.f0), N_FFT / 2);
+        let (filter, added) = branches(spectrum, noise);
         let mut input = self.forward.make_input_vec();
         let mut bins = self.forward.make_output_vec();
         let mut output = self.inverse.make_output_vec();
@@ -145,26 +143,15 @@ impl Vocoder {
         let mut sum = vec![0f32; (frames + blocks - 1) * HOP];
         let fft_failed = |e: realfft::FftError| CoreError::Inference(format!("transform failed: {e}"));
         for frame in 0..frames {
-            // The frame centred on sample frame * HOP of the reflect-padded pulse train.
-            let start = (frame * HOP) as isize - (N_FFT / 2) as isize;
-            for (n, x) in input.iter_mut().enumerate() {
-                *x = source[reflect(start + n as isize, source.len())] * self.source_window[n];
+            // The frame centred on sample frame * HOP of the pulse train.
+            let source = &source[frame * HOP..frame * HOP + N_FFT];
+            for ((x, s), w) in input.iter_mut().zip(source).zip(&self.source_window) {
+                *x = s * w;
             }
             self.forward.process_with_scratch(&mut input, &mut bins, &mut scratch).map_err(fft_failed)?;
             for (bin, value) in bins.iter_mut().enumerate() {
                 let at = bin * frames + frame;
-                let (sin, cos) = (spectrum.theta[at].tanh() * PI).sin_cos();
-                let gain = magnitude(spectrum.lh[at]);
-                let mut s = *value * Complex::new(cos * gain, sin * gain);
-                if let Some(rng) = rng.as_mut() {
-                    let (re, im): (f32, f32) = (rng.sample(StandardNormal), rng.sample(StandardNormal));
-                    let gain = magnitude(spectrum.ln[at]);
-                    s += Complex::new(re * gain, im * gain);
-                }
-                let (sin, cos) = spectrum.phi[at].sin_cos();
-                let gain = magnitude(spectrum.lr[at]);
-                s += Complex::new(cos * gain, sin * gain);
-                *value = s;
+                *value = *value * filter[at] + added[at];
             }
             // A real signal's transform has no imaginary part at DC and Nyquist; the inverse
             // ignores it, as torch's and numpy's do.
@@ -202,9 +189,53 @@ impl Vocoder {
     }
 }
 
+/// The spectrum's per-bin factors, laid out as its parts: the harmonic filter
+/// `exp(lh) e^{iπ tanh θ}` that multiplies the source, and what is added to it, the noise
+/// `exp(ln) Z` and the free-phase branch `exp(lr) e^{iφ}`.
+fn branches(spectrum: &Spectrum, noise: Noise) -> (Vec<Complex<f32>>, Vec<Complex<f32>>) {
+    let filter = spectrum
+        .lh
+        .iter()
+        .zip(&spectrum.theta)
+        .map(|(&lh, &theta)| {
+            let gain = magnitude(lh);
+            let (sin, cos) = math::sin_cos(math::tanh(theta) * PI);
+            Complex::new(cos * gain, sin * gain)
+        })
+        .collect();
+    let mut added: Vec<Complex<f32>> = spectrum
+        .lr
+        .iter()
+        .zip(&spectrum.phi)
+        .map(|(&lr, &phi)| {
+            let gain = magnitude(lr);
+            let (sin, cos) = math::sin_cos(phi);
+            Complex::new(cos * gain, sin * gain)
+        })
+        .collect();
+    if let Noise::Seeded(seed) = noise {
+        let mut rng = Pcg64::seed_from_u64(seed);
+        // Drawn in the parts' order: bin by bin, each bin's frames in turn.
+        let z: Vec<Complex<f32>> =
+            (0..added.len()).map(|_| Complex::new(rng.sample(StandardNormal), rng.sample(StandardNormal))).collect();
+        for ((value, z), &ln) in added.iter_mut().zip(z).zip(&spectrum.ln) {
+            let gain = magnitude(ln);
+            *value = Complex::new(z.re * gain + value.re, z.im * gain + value.im);
+        }
+    }
+    (filter, added)
+}
+
 /// `exp` of a log magnitude, clamped so no bin can overflow.
+#[inline(always)]
 fn magnitude(log: f32) -> f32 {
-    log.min(MAX_LOG_MAGNITUDE).exp()
+    math::exp(log.min(MAX_LOG_MAGNITUDE))
+}
+
+/// `x` with `pad` samples of reflect padding at each end.
+fn reflect_padded(x: &[f32], pad: usize) -> Vec<f32> {
+    let len = x.len() as isize;
+    (-(pad as isize)..len + pad as isize).map(|i| x[reflect(i, x.len())]).collect()
 }
 
 /// The index that reflect padding (mirrored about the first and last sample, which are not
@@ -228,30 +259,37 @@ pub fn pulses(f0: &[f32]) -> Vec<f32> {
     // Sample j of a frame lies `u` of the way from the previous frame's centre to this one's
     // (j < HOP/2), or from this one's to the next (after).
     let u: Vec<f32> = (0..HOP).map(|j| (((j as f64 + 0.5) / HOP as f64) - 0.5).rem_euclid(1.0) as f32).collect();
-    let mut out = Vec::with_capacity(frames * HOP);
-    let mut phase = 0f64;
+    // The pitch at every sample, and the phase it has run through, summed in f64 (one
+    // utterance is millions of radians).
+    let mut pitch = Vec::with_capacity(frames * HOP);
     for k in 0..frames {
         let previous = f0[k.saturating_sub(1)];
         let next = f0[(k + 1).min(frames - 1)];
-        for (j, &u) in u.iter().enumerate() {
-            let (a, b) = if j < half { (previous, f0[k]) } else { (f0[k], next) };
-            let f = a * (1.0 - u) + b * u;
+        let (first, second) = u.split_at(half);
+        pitch.extend(first.iter().map(|&u| previous * (1.0 - u) + f0[k] * u));
+        pitch.extend(second.iter().map(|&u| f0[k] * (1.0 - u) + next * u));
+    }
+    let mut sum = 0f64;
+    let phase: Vec<f32> = pitch
+        .iter()
+        .map(|&f| {
+            sum += f.max(VOICED_HZ) as f64;
+            ((sum * (1.0 / SAMPLE_RATE as f64)).fract() * (2.0 * std::f64::consts::PI)) as f32
+        })
+        .collect();
+    pitch
+        .iter()
+        .zip(&phase)
+        .map(|(&f, &t)| {
             let voiced = f > VOICED_HZ;
             let f = f.max(VOICED_HZ);
-            phase += f as f64;
-            let t = ((phase * (1.0 / SAMPLE_RATE as f64)).fract() * (2.0 * std::f64::consts::PI)) as f32;
-            if !voiced {
-                out.push(0.0);
-                continue;
-            }
-            let harmonics = (MAX_HARMONIC_HZ / f).floor() + 0.5;
-            let denominator = (t * 0.5).sin() * 2.0;
+            let harmonics = (MAX_HARMONIC_HZ / f) as i32 as f32 + 0.5;
+            let denominator = math::sin(t * 0.5) * 2.0;
             // At t = 0 (mod 2π) the quotient tends to H + ½.
-            let sum = if denominator.abs() <= 2e-3 { harmonics } else { (harmonics * t).sin() / denominator };
-            out.push(sum - 0.5);
-        }
-    }
-    out
+            let sum = if denominator.abs() <= 2e-3 { harmonics } else { math::sin(harmonics * t) / denominator };
+            if voiced { sum - 0.5 } else { 0.0 }
+        })
+        .collect()
 }
 
 #[cfg(test)]

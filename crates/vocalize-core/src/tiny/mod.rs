@@ -7,6 +7,7 @@
 //! an inference can be stopped midway through the same `RunOptions`.
 
 pub mod dsp;
+mod math;
 
 use std::path::{Path, PathBuf};
 
