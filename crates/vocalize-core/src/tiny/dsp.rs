@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use rand::{Rng, SeedableRng};
 use rand_distr::StandardNormal;
-use rand_pcg::Pcg64;
+use rand_pcg::Pcg64Mcg;
 use realfft::num_complex::Complex;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 
@@ -189,36 +189,34 @@ impl Vocoder {
     }
 }
 
-/// The spectrum's per-bin factors, laid out as its parts: the harmonic filter
-/// `exp(lh) e^{iπ tanh θ}` that multiplies the source, and what is added to it, the noise
-/// `exp(ln) Z` and the free-phase branch `exp(lr) e^{iφ}`.
-fn branches(spectrum: &Spectrum, noise: Noise) -> (Vec<Complex<f32>>, Vec<Complex<f32>>) {
-    let filter = spectrum
-        .lh
-        .iter()
-        .zip(&spectrum.theta)
-        .map(|(&lh, &theta)| {
-            let gain = magnitude(lh);
-            let (sin, cos) = math::sin_cos(math::tanh(theta) * PI);
-            Complex::new(cos * gain, sin * gain)
-        })
-        .collect();
-    let mut added: Vec<Complex<f32>> = spectrum
-        .lr
-        .iter()
-        .zip(&spectrum.phi)
-        .map(|(&lr, &phi)| {
-            let gain = magnitude(lr);
-            let (sin, cos) = math::sin_cos(phi);
-            Complex::new(cos * gain, sin * gain)
-        })
-        .collect();
+math::with_avx2! {
+    /// The spectrum's per-bin factors, laid out as its parts: the harmonic filter
+    /// `exp(lh) e^{iπ tanh θ}` that multiplies the source, and what is added to it, the
+    /// noise `exp(ln) Z` and the free-phase branch `exp(lr) e^{iφ}`.
+    fn branches = branches_portable(spectrum: &Spectrum, noise: Noise) -> (Vec<Complex<f32>>, Vec<Complex<f32>>)
+}
+
+#[inline(always)]
+fn branches_portable(spectrum: &Spectrum, noise: Noise) -> (Vec<Complex<f32>>, Vec<Complex<f32>>) {
+    let size = spectrum.lh.len();
+    let mut filter = vec![Complex::default(); size];
+    for ((value, &lh), &theta) in filter.iter_mut().zip(&spectrum.lh).zip(&spectrum.theta) {
+        let gain = magnitude(lh);
+        let (sin, cos) = math::sin_cos(math::tanh(theta) * PI);
+        *value = Complex::new(cos * gain, sin * gain);
+    }
+    let mut added = vec![Complex::default(); size];
+    for ((value, &lr), &phi) in added.iter_mut().zip(&spectrum.lr).zip(&spectrum.phi) {
+        let gain = magnitude(lr);
+        let (sin, cos) = math::sin_cos(phi);
+        *value = Complex::new(cos * gain, sin * gain);
+    }
     if let Noise::Seeded(seed) = noise {
-        let mut rng = Pcg64::seed_from_u64(seed);
+        let mut rng = Pcg64Mcg::seed_from_u64(seed);
         // Drawn in the parts' order: bin by bin, each bin's frames in turn.
         let z: Vec<Complex<f32>> =
-            (0..added.len()).map(|_| Complex::new(rng.sample(StandardNormal), rng.sample(StandardNormal))).collect();
-        for ((value, z), &ln) in added.iter_mut().zip(z).zip(&spectrum.ln) {
+            (0..size).map(|_| Complex::new(rng.sample(StandardNormal), rng.sample(StandardNormal))).collect();
+        for ((value, z), &ln) in added.iter_mut().zip(&z).zip(&spectrum.ln) {
             let gain = magnitude(ln);
             *value = Complex::new(z.re * gain + value.re, z.im * gain + value.im);
         }
@@ -249,11 +247,16 @@ fn reflect(i: isize, len: usize) -> usize {
     (if i < len as isize { i } else { period - i }) as usize
 }
 
-/// A band-limited pulse train following `f0` (one value per frame of [`HOP`] samples): every
-/// harmonic below [`MAX_HARMONIC_HZ`] at unit amplitude, summed in closed form,
-/// `Σ_{h≤H} cos(h t) = sin((H + ½) t) / (2 sin(t/2)) − ½`. Samples whose pitch is below
-/// [`VOICED_HZ`] are silent. The pitch is interpolated linearly between frame centres.
-pub fn pulses(f0: &[f32]) -> Vec<f32> {
+math::with_avx2! {
+    /// A band-limited pulse train following `f0` (one value per frame of [`HOP`] samples): every
+    /// harmonic below [`MAX_HARMONIC_HZ`] at unit amplitude, summed in closed form,
+    /// `Σ_{h≤H} cos(h t) = sin((H + ½) t) / (2 sin(t/2)) − ½`. Samples whose pitch is below
+    /// [`VOICED_HZ`] are silent. The pitch is interpolated linearly between frame centres.
+    pub fn pulses = pulses_portable(f0: &[f32]) -> Vec<f32>
+}
+
+#[inline(always)]
+fn pulses_portable(f0: &[f32]) -> Vec<f32> {
     let frames = f0.len();
     let half = HOP / 2;
     // Sample j of a frame lies `u` of the way from the previous frame's centre to this one's
@@ -441,6 +444,29 @@ mod tests {
         let b = vocoder.render(&without, Noise::Seeded(3)).unwrap();
         let diff: Vec<f32> = a.iter().zip(&b).map(|(x, y)| x - y).collect();
         assert!(rms(&diff) < 1e-6 * rms(&a), "{} vs {}", rms(&diff), rms(&a));
+    }
+
+    #[test]
+    fn the_avx2_build_gives_the_same_bits_as_the_portable_one() {
+        let frames = 37;
+        let wave = |scale: f32, offset: f32| -> Vec<f32> {
+            (0..BINS * frames).map(|i| offset + scale * ((i as f32) * 0.37).sin()).collect()
+        };
+        let spectrum = Spectrum {
+            frames,
+            lh: wave(6.0, -3.0),
+            theta: wave(9.0, 0.0),
+            ln: wave(10.0, -8.0),
+            lr: wave(8.0, -5.0),
+            phi: wave(9.0, 0.0),
+            f0: (0..frames).map(|i| if i % 9 == 0 { 0.0 } else { 60.0 + 7.0 * i as f32 }).collect(),
+        };
+        let bits = |v: &[Complex<f32>]| v.iter().map(|c| (c.re.to_bits(), c.im.to_bits())).collect::<Vec<_>>();
+        let (a, b) = branches(&spectrum, Noise::Seeded(5));
+        let (c, d) = branches_portable(&spectrum, Noise::Seeded(5));
+        assert_eq!((bits(&a), bits(&b)), (bits(&c), bits(&d)));
+        let as_bits = |v: Vec<f32>| v.into_iter().map(f32::to_bits).collect::<Vec<_>>();
+        assert_eq!(as_bits(pulses(&spectrum.f0)), as_bits(pulses_portable(&spectrum.f0)));
     }
 
     #[test]

@@ -4,6 +4,28 @@
 //! last place of the C library's results over the ranges the vocoder uses (`|x| < 10⁴` for
 //! sine and cosine), which the tests check.
 
+/// `fn $name(args) -> T` that runs `$portable` (an `#[inline(always)]` function) compiled
+/// for AVX2 when the CPU has it: eight lanes instead of SSE2's four. Both builds do the same
+/// IEEE operations lane by lane (nothing is fused), so they give the same bits.
+macro_rules! with_avx2 {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident = $portable:ident($($arg:ident: $ty:ty),*) -> $ret:ty) => {
+        $(#[$meta])*
+        $vis fn $name($($arg: $ty),*) -> $ret {
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2") {
+                #[target_feature(enable = "avx2")]
+                fn avx2($($arg: $ty),*) -> $ret {
+                    $portable($($arg),*)
+                }
+                // SAFETY: the CPU has AVX2.
+                return unsafe { avx2($($arg),*) };
+            }
+            $portable($($arg),*)
+        }
+    };
+}
+pub(crate) use with_avx2;
+
 /// 1.5 · 2²³: adding and subtracting it rounds an f32 below 2²² to the nearest integer, and
 /// the sum's low mantissa bits hold that integer.
 const ROUNDER: f32 = 12_582_912.0;
@@ -20,7 +42,7 @@ fn round_with_int(x: f32) -> (f32, i32) {
 pub fn exp(x: f32) -> f32 {
     const LN2_HI: f32 = 0.693_359_4;
     const LN2_LO: f32 = -2.121_944_4e-4;
-    let x = x.clamp(-87.0, 88.0);
+    let x = x.max(-87.0).min(88.0);
     let (n, k) = round_with_int(x * std::f32::consts::LOG2_E);
     let r = (x - n * LN2_HI) - n * LN2_LO;
     let mut p = 1.987_569_1e-4f32;
