@@ -388,7 +388,7 @@ mod tests {
 
     #[test]
     fn unvoiced_frames_have_no_pulses() {
-        let train = pulses(&vec![0.0; 10]);
+        let train = pulses(&[0.0; 10]);
         assert!(train.iter().all(|&v| v == 0.0));
         let mut f0 = vec![0.0; 20];
         f0[10..].fill(120.0);
