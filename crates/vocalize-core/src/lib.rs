@@ -10,6 +10,7 @@ pub mod model;
 pub mod ops;
 pub mod pool;
 pub mod synth;
+pub mod tiny;
 pub mod trace;
 
 pub use error::{CoreError, Result};

@@ -228,7 +228,7 @@ impl Model {
         Ok(session)
     }
 
-    fn session_of(env: &Environment, path: &Path, cache: Option<&Path>, options: &ModelOptions, ops: bool) -> Result<Session> {
+    pub(crate) fn session_of(env: &Environment, path: &Path, cache: Option<&Path>, options: &ModelOptions, ops: bool) -> Result<Session> {
         let _span = tracing::info_span!("create_session", threads = options.intra_threads).entered();
         let Some(cache) = cache else {
             return Self::builder(env, path, options, GraphOptimizationLevel::All, ops)?
@@ -489,7 +489,7 @@ pub fn source_phase(f0: &[f32], harmonics: usize) -> Vec<f32> {
 }
 
 /// Runs `session`, with `run`'s options when given (so another thread can stop the run).
-fn run_session<'r, 'i, 'v: 'i, const N: usize>(
+pub(crate) fn run_session<'r, 'i, 'v: 'i, const N: usize>(
     session: &'r mut Session,
     inputs: impl Into<SessionInputs<'i, 'v, N>>,
     run: Option<&'r RunOptions>,
@@ -501,7 +501,7 @@ fn run_session<'r, 'i, 'v: 'i, const N: usize>(
     .map_err(inference)
 }
 
-fn inference(e: ort::Error) -> CoreError {
+pub(crate) fn inference(e: ort::Error) -> CoreError {
     CoreError::Inference(e.to_string())
 }
 

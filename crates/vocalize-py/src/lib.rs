@@ -6,6 +6,7 @@
 
 mod errors;
 mod state;
+mod tiny;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -278,6 +279,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(known_providers, m)?)?;
     m.add_class::<Model>()?;
     m.add_class::<AudioStream>()?;
+    tiny::register(m)?;
     m.add("SAMPLE_RATE", vocalize_core::SAMPLE_RATE)?;
     m.add("MAX_TOKENS", vocalize_core::MAX_TOKENS)?;
     m.add("STYLE_DIM", vocalize_core::STYLE_DIM)?;

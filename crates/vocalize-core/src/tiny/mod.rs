@@ -1,0 +1,180 @@
+//! The tiny tier: hibari's 7.9 MB model, distilled from Kokoro's af_heart, and the signal
+//! processing that turns its output into audio.
+//!
+//! The model takes Kokoro's phoneme ids and a speed, and predicts a source-filter spectrum
+//! per 12.5 ms frame instead of audio: five `[601, F]` parts and the pitch (see [`dsp`]).
+//! Its sessions are built like Kokoro's ([`Model`]'s options, the caller's environment), and
+//! an inference can be stopped midway through the same `RunOptions`.
+
+pub mod dsp;
+mod math;
+
+use std::path::{Path, PathBuf};
+
+use ort::environment::Environment;
+use ort::session::{RunOptions, Session};
+use ort::value::TensorRef;
+
+pub use dsp::{Noise, Spectrum, Vocoder};
+
+use crate::error::{CoreError, Result};
+use crate::model::{inference, run_session, Model, ModelOptions};
+use crate::pool::Pool;
+use crate::MAX_TOKENS;
+
+/// Input names of the tiny model.
+pub const IDS: &str = "ids";
+pub const SPEED: &str = "speed";
+/// Its outputs, in the order it declares them: the spectral parts, then the pitch.
+pub const OUTPUTS: [&str; 6] = ["lh", "theta", "ln", "lr", "phi", "f0"];
+/// Size of the phoneme vocabulary (Kokoro's): ids are 0 (the pad) to 177.
+pub const VOCAB_SIZE: i64 = 178;
+/// Frames of spectrum per second of audio.
+pub const FRAME_RATE: usize = crate::SAMPLE_RATE as usize / dsp::HOP;
+
+/// The tiny model loaded as a pool of sessions, with its vocoder.
+pub struct TinyModel {
+    path: PathBuf,
+    options: ModelOptions,
+    sessions: Pool<Session>,
+    vocoder: Vocoder,
+}
+
+impl TinyModel {
+    /// Loads `path` into `options.sessions` sessions of `env`, built as Kokoro's are
+    /// (threads, arena, provider, cached optimized graph). The tiny model is never split.
+    pub fn load(env: &Environment, path: &Path, options: ModelOptions) -> Result<Self> {
+        let _span = tracing::info_span!("load_tiny_model", sessions = options.sessions).entered();
+        if options.split.is_some() {
+            return Err(CoreError::InvalidInput("the tiny model cannot be split".into()));
+        }
+        if !path.is_file() {
+            return Err(CoreError::model(path, "no such file"));
+        }
+        let sessions = (0..options.sessions.max(1))
+            .map(|_| Model::session_of(env, path, options.optimized.as_deref(), &options, false))
+            .collect::<Result<Vec<_>>>()?;
+        check_layout(&sessions[0], path)?;
+        Ok(Self { path: path.to_owned(), options, sessions: Pool::new(sessions), vocoder: Vocoder::new() })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn options(&self) -> &ModelOptions {
+        &self.options
+    }
+
+    /// Audio for `ids` (Kokoro's phoneme ids without the pads, 1 to [`MAX_TOKENS`]) at
+    /// `speed`: float samples at 24 kHz, one [`dsp::HOP`] per frame of the model.
+    pub fn synthesize(&self, ids: &[i64], speed: f32, noise: Noise) -> Result<Vec<f32>> {
+        self.synthesize_with(ids, speed, noise, crate::pool::NORMAL, None)
+    }
+
+    /// [`TinyModel::synthesize`], waiting for a session with `priority` (see [`crate::pool`]);
+    /// `run` lets another thread stop the inference midway (`RunOptions::terminate`).
+    pub fn synthesize_with(&self, ids: &[i64], speed: f32, noise: Noise, priority: u8, run: Option<&RunOptions>) -> Result<Vec<f32>> {
+        let spectrum = self.spectrum(ids, speed, priority, run)?;
+        self.vocoder.render(&spectrum, noise)
+    }
+
+    /// The model's spectrum for `ids` (checked as for [`TinyModel::synthesize`]).
+    pub fn spectrum(&self, ids: &[i64], speed: f32, priority: u8, run: Option<&RunOptions>) -> Result<Spectrum> {
+        check_request(ids, speed)?;
+        let mut padded = Vec::with_capacity(ids.len() + 2);
+        padded.push(0);
+        padded.extend_from_slice(ids);
+        padded.push(0);
+        let speed = [speed];
+        let mut session = self.sessions.acquire_with(priority);
+        let _span = tracing::info_span!("tiny_inference", tokens = ids.len()).entered();
+        let inputs = ort::inputs![
+            IDS => TensorRef::from_array_view(([1usize, padded.len()], padded.as_slice())).map_err(inference)?,
+            SPEED => TensorRef::from_array_view(([1usize], &speed[..])).map_err(inference)?,
+        ];
+        let outputs = run_session(&mut session, inputs, run)?;
+        let mut parts = Vec::with_capacity(OUTPUTS.len());
+        let mut frames = 0;
+        for name in OUTPUTS {
+            let (shape, data) = outputs[name].try_extract_tensor::<f32>().map_err(inference)?;
+            let f = match (name, &**shape) {
+                ("f0", [1, f]) => *f,
+                (_, [1, bins, f]) if *bins as usize == dsp::BINS => *f,
+                _ => return Err(CoreError::Inference(format!("the tiny model gave {name} of shape {shape:?}"))),
+            };
+            if name == OUTPUTS[0] {
+                frames = f as usize;
+            } else if f as usize != frames {
+                return Err(CoreError::Inference(format!("the tiny model gave {name} of {f} frames, lh of {frames}")));
+            }
+            parts.push(data.to_vec());
+        }
+        let [lh, theta, ln, lr, phi, f0] = <[Vec<f32>; 6]>::try_from(parts).expect("one part per output");
+        let spectrum = Spectrum { frames, lh, theta, ln, lr, phi, f0 };
+        spectrum.check()?;
+        Ok(spectrum)
+    }
+}
+
+/// Checks the session has the tiny model's inputs and outputs.
+fn check_layout(session: &Session, path: &Path) -> Result<()> {
+    let inputs: Vec<&str> = session.inputs().iter().map(|o| o.name()).collect();
+    let outputs: Vec<&str> = session.outputs().iter().map(|o| o.name()).collect();
+    if inputs != [IDS, SPEED] || outputs != OUTPUTS {
+        return Err(CoreError::model(
+            path,
+            format!(
+                "not a tiny model: expected inputs {IDS}, {SPEED} and outputs {}; found inputs {} and outputs {}",
+                OUTPUTS.join(", "),
+                inputs.join(", "),
+                outputs.join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn check_request(ids: &[i64], speed: f32) -> Result<()> {
+    if ids.is_empty() || ids.len() > MAX_TOKENS {
+        return Err(CoreError::InvalidInput(format!(
+            "a chunk must hold 1 to {MAX_TOKENS} phoneme ids, got {}",
+            ids.len()
+        )));
+    }
+    if let Some(bad) = ids.iter().find(|&&id| !(0..VOCAB_SIZE).contains(&id)) {
+        return Err(CoreError::InvalidInput(format!(
+            "phoneme id {bad} is outside the vocabulary (0 to {})",
+            VOCAB_SIZE - 1
+        )));
+    }
+    if !(speed.is_finite() && speed > 0.0) {
+        return Err(CoreError::InvalidInput(format!("speed must be positive, got {speed}")));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_checked_before_the_model_runs() {
+        assert!(check_request(&[50, 83, 54], 1.0).is_ok());
+        assert!(check_request(&[0, 177], 0.5).is_ok());
+        let message = |ids: &[i64], speed: f32| check_request(ids, speed).unwrap_err().to_string();
+        assert!(message(&[], 1.0).contains("1 to 510 phoneme ids, got 0"));
+        assert!(message(&vec![16; MAX_TOKENS + 1], 1.0).contains("got 511"));
+        assert!(message(&[50, 178], 1.0).contains("phoneme id 178 is outside"));
+        assert!(message(&[-1], 1.0).contains("phoneme id -1"));
+        for speed in [0.0, -1.0, f32::NAN, f32::INFINITY] {
+            assert!(message(&[50], speed).contains("speed must be positive"), "{speed}");
+        }
+    }
+
+    #[test]
+    fn eighty_frames_make_a_second() {
+        assert_eq!(FRAME_RATE, 80);
+        assert_eq!(FRAME_RATE * dsp::HOP, crate::SAMPLE_RATE as usize);
+    }
+}
