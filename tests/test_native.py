@@ -118,6 +118,32 @@ def test_closed_stream_stops(model):
     assert len(model.synthesize([request(HELLO)])) > 0
 
 
+def test_close_from_another_thread_while_the_reader_waits(model):
+    """The reader waits in __next__ (without the GIL, for a chunk being synthesized) when the
+    main thread closes the stream: close() returns and the reader's loop ends. Repeated, so
+    the close lands at different points of the reader's wait."""
+    for _ in range(5):
+        stream = model.stream([request(HELLO * 4)] * 6)
+        got, started, failed = [], threading.Event(), []
+
+        def read():
+            started.set()
+            try:
+                for chunk in stream:
+                    got.append(chunk)
+            except BaseException as e:  # noqa: BLE001
+                failed.append(e)
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        assert started.wait(60)
+        stream.close()
+        reader.join(60)  # a bound so a deadlock fails instead of hanging
+        assert not reader.is_alive(), "the reader's loop did not end"
+        assert failed == [] and stream.closed
+    assert len(model.synthesize([request(HELLO)])) > 0
+
+
 @pytest.mark.parametrize(
     "tokens, match",
     [([1] * 511, "1 to 510"), ([1, 2, 3], None)],

@@ -29,6 +29,8 @@ __version__ = "0.1.0"
 __all__ = [
     "Audio",
     "Engine",
+    "Stream",
+    "AsyncStream",
     "voices",
     "SAMPLE_RATE",
     "VocalizeError",
@@ -47,12 +49,14 @@ _LAZY = {
     "Audio": "vocalize.audio",
     "SAMPLE_RATE": "vocalize.audio",
     "Engine": "vocalize.engine",
+    "Stream": "vocalize.engine",
+    "AsyncStream": "vocalize.engine",
     "voices": "vocalize.engine",
 }
 
 if TYPE_CHECKING:
     from .audio import SAMPLE_RATE, Audio
-    from .engine import Engine, voices
+    from .engine import AsyncStream, Engine, Stream, voices
 
 
 def __getattr__(name: str) -> Any:

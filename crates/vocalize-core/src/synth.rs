@@ -79,7 +79,7 @@ impl Synthesizer {
                 while input_open && running.len() < parallel && !stop.is_cancelled() {
                     // Wait for input only when nothing is running; else take what is there.
                     let next = if running.is_empty() {
-                        pending.recv().await
+                        stop.unless_cancelled(pending.recv()).await.flatten()
                     } else {
                         match pending.try_recv() {
                             Ok(chunk) => Some(chunk),
@@ -115,7 +115,7 @@ impl Synthesizer {
                 let mut failed = false;
                 while let Some(result) = next.pieces.recv().await {
                     failed = result.is_err();
-                    if stop.is_cancelled() || tx.send(result).await.is_err() {
+                    if stop.is_cancelled() || stop.unless_cancelled(tx.send(result)).await.is_none_or(|sent| sent.is_err()) {
                         failed = true;
                     }
                     if failed {
@@ -138,16 +138,39 @@ impl Synthesizer {
     }
 }
 
+/// Stops a [`ChunkStream`] from any thread, while another thread reads it: see
+/// [`ChunkStream::canceller`].
+#[derive(Clone)]
+pub struct Canceller(Arc<Control>);
+
+impl Canceller {
+    /// What [`ChunkStream::cancel`] does, without needing the stream: no new chunk starts,
+    /// the running inferences are terminated, and the reader's next wait ends with
+    /// [`Next::Done`]. Never blocks.
+    pub fn cancel(&self) {
+        self.0.close();
+    }
+
+    /// Whether the stream was cancelled (by [`cancel`](Self::cancel) or by dropping it).
+    pub fn is_cancelled(&self) -> bool {
+        self.0.is_closed()
+    }
+}
+
 /// How a stream's work is stopped: a flag checked between chunks and pieces, and the run
 /// options every inference of the stream runs with, whose terminate flag stops an
 /// inference midway (a decode can take seconds).
 struct Control {
     cancelled: AtomicBool,
+    /// Set by [`Control::close`].
+    closed: AtomicBool,
     /// `None` if ONNX Runtime could not make run options: inferences then finish.
     run: Option<RunOptions>,
     /// Chunks of this stream being synthesized on a worker thread.
     working: Mutex<usize>,
     idle: Condvar,
+    /// Wakes the scheduler's waits when the stream is cancelled.
+    stopped: tokio::sync::Notify,
 }
 
 /// Every stream not yet dropped, so [`stop_all`] can reach them.
@@ -157,9 +180,11 @@ impl Control {
     fn new() -> Arc<Self> {
         let control = Arc::new(Self {
             cancelled: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
             run: RunOptions::new().ok(),
             working: Mutex::new(0),
             idle: Condvar::new(),
+            stopped: tokio::sync::Notify::new(),
         });
         let mut live = LIVE.lock().unwrap_or_else(|e| e.into_inner());
         live.retain(|c| c.strong_count() > 0);
@@ -168,15 +193,64 @@ impl Control {
     }
 
     fn is_cancelled(&self) -> bool {
-        self.cancelled.load(Ordering::Relaxed)
+        self.cancelled.load(Ordering::SeqCst)
     }
 
     fn cancel(&self) {
-        if !self.cancelled.swap(true, Ordering::Relaxed) {
+        if !self.cancelled.swap(true, Ordering::SeqCst) {
             if let Some(run) = &self.run {
                 let _ = run.terminate();
             }
+            self.stopped.notify_waiters();
         }
+    }
+
+    /// The reader closed the stream: it wants nothing more, errors included. Unlike
+    /// [`cancel`](Self::cancel), which the scheduler also does after a failure it still
+    /// has to hand over.
+    fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        self.cancel();
+        self.stopped.notify_waiters();
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
+    }
+
+    /// Resolves once `flag` holds (checked at every cancel or close).
+    async fn until(&self, flag: fn(&Self) -> bool) {
+        loop {
+            // Created before the check: `notify_waiters` wakes it even if not yet polled.
+            let stopped = self.stopped.notified();
+            if flag(self) {
+                return;
+            }
+            stopped.await;
+        }
+    }
+
+    /// `work`'s output, or `None` as soon as the stream is cancelled (`work` is dropped).
+    async fn unless_cancelled<T>(&self, work: impl std::future::Future<Output = T>) -> Option<T> {
+        self.unless(Self::is_cancelled, work).await
+    }
+
+    /// `work`'s output, or `None` as soon as `flag` holds (`work` is dropped).
+    async fn unless<T>(&self, flag: fn(&Self) -> bool, work: impl std::future::Future<Output = T>) -> Option<T> {
+        use std::future::Future;
+        use std::task::Poll;
+        let mut work = std::pin::pin!(work);
+        let mut stop = std::pin::pin!(self.until(flag));
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(value) = work.as_mut().poll(cx) {
+                return Poll::Ready(Some(value));
+            }
+            if stop.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(None);
+            }
+            Poll::Pending
+        })
+        .await
     }
 
     /// Counts a chunk as being synthesized until the guard is dropped.
@@ -219,7 +293,7 @@ pub fn stop_all(timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
     let live: Vec<Arc<Control>> = LIVE.lock().unwrap_or_else(|e| e.into_inner()).iter().filter_map(Weak::upgrade).collect();
     for control in &live {
-        control.cancel();
+        control.close();
     }
     live.iter().all(|control| control.wait_idle(deadline))
 }
@@ -383,13 +457,28 @@ pub enum Next {
 
 impl ChunkStream {
     /// Waits up to `timeout` for the next chunk. Must not be called from a runtime thread.
+    /// A cancelled stream is done at once, even with chunks still queued, and a wait under
+    /// way when it is cancelled ends then.
     pub fn next_timeout(&mut self, timeout: Duration) -> Next {
-        let rx = &mut self.rx;
-        match self.runtime.block_on(async { tokio::time::timeout(timeout, rx.recv()).await }) {
-            Ok(Some(chunk)) => Next::Chunk(chunk),
-            Ok(None) => Next::Done,
-            Err(_) => Next::Pending,
+        if self.control.is_closed() {
+            return Next::Done;
         }
+        let (rx, control) = (&mut self.rx, &self.control);
+        // The timer is made inside the runtime: it needs the runtime's clock.
+        let waited = self.runtime.block_on(async { control.unless(Control::is_closed, tokio::time::timeout(timeout, rx.recv())).await });
+        match waited {
+            _ if self.control.is_closed() => Next::Done,
+            None => Next::Done,
+            Some(Ok(Some(chunk))) => Next::Chunk(chunk),
+            Some(Ok(None)) => Next::Done,
+            Some(Err(_)) => Next::Pending,
+        }
+    }
+
+    /// A handle that cancels this stream from another thread while this one waits in
+    /// [`next_timeout`](Self::next_timeout).
+    pub fn canceller(&self) -> Canceller {
+        Canceller(Arc::clone(&self.control))
     }
 
     /// Adds a chunk after those pushed before. Ignored after [`finish`](Self::finish).
@@ -413,7 +502,7 @@ impl ChunkStream {
     /// Stops the stream: no new chunk starts, and the inferences running are terminated
     /// (ONNX Runtime stops them between nodes), so the sessions are free again at once.
     pub fn cancel(&mut self) {
-        self.control.cancel();
+        self.control.close();
         self.input = None;
     }
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
-use vocalize_core::synth::{ChunkInput, ChunkStream, Next};
+use vocalize_core::synth::{Canceller, ChunkInput, ChunkStream, Next};
 use vocalize_core::model::SplitFiles;
 use vocalize_core::{ChunkRequest, Model as CoreModel, ModelOptions, Synthesizer};
 
@@ -186,7 +186,7 @@ impl Model {
         }
         let input = if more { stream.take_input() } else { None };
         stream.finish();
-        Ok(AudioStream { inner: Mutex::new(Some(stream)), input: Mutex::new(input) })
+        Ok(AudioStream::new(stream, input))
     }
 
     fn __repr__(&self) -> String {
@@ -217,11 +217,40 @@ fn without_gil<T: Send>(py: Python<'_>, work: impl Send + FnOnce() -> T) -> T {
 }
 
 /// Iterator over the chunks of one synthesis; closing it cancels the rest.
-#[pyclass(module = "vocalize._native")]
+///
+/// One thread may read it while others push to it or close it: the reader waits for its
+/// chunks without the GIL and with no lock another method needs, and `close` only raises
+/// flags, so it returns at once and the reader's wait ends with the end of the iteration.
+#[pyclass(frozen, module = "vocalize._native")]
 struct AudioStream {
-    inner: Mutex<Option<ChunkStream>>,
-    /// Separate from `inner`, which the reader holds while it waits.
+    /// Taken by the reader for each wait (never with the GIL held).
+    chunks: Mutex<Option<ChunkStream>>,
+    stop: Canceller,
+    /// Separate from `chunks`, which the reader holds while it waits.
     input: Mutex<Option<ChunkInput>>,
+}
+
+impl AudioStream {
+    fn new(stream: ChunkStream, input: Option<ChunkInput>) -> Self {
+        let stop = stream.canceller();
+        Self { chunks: Mutex::new(Some(stream)), stop, input: Mutex::new(input) }
+    }
+
+    /// Waits up to [`SIGNAL_CHECK`] for the next chunk; the stream is dropped once done.
+    fn wait(&self) -> Next {
+        let mut chunks = lock(&self.chunks);
+        let Some(stream) = chunks.as_mut() else { return Next::Done };
+        let next = stream.next_timeout(SIGNAL_CHECK);
+        if matches!(next, Next::Done | Next::Chunk(Err(_))) {
+            *chunks = None;
+        }
+        next
+    }
+}
+
+/// A lock whose holder panicked is still usable: every value behind these stays valid.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[pymethods]
@@ -231,37 +260,50 @@ impl AudioStream {
     }
 
     fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyArray1<f32>>>> {
-        let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(stream) = guard.as_mut() else { return Ok(None) };
-        match next_chunk(py, stream) {
-            Ok(Some(chunk)) => Ok(Some(PyArray1::from_vec(py, chunk))),
-            other => {
-                *guard = None;
-                other.map(|_| None)
+        loop {
+            match without_gil(py, || self.wait()) {
+                Next::Chunk(chunk) => return Ok(Some(PyArray1::from_vec(py, chunk.map_err(to_py)?))),
+                Next::Done => return Ok(None),
+                Next::Pending => {
+                    if let Err(interrupt) = py.check_signals() {
+                        self.stop.cancel();
+                        return Err(interrupt);
+                    }
+                }
             }
         }
     }
 
     /// Adds chunks to a stream opened with `more=True`.
-    fn push(&self, chunks: Vec<ChunkArgs<'_>>) -> PyResult<()> {
+    fn push(&self, py: Python<'_>, chunks: Vec<ChunkArgs<'_>>) -> PyResult<()> {
         let requests = requests(chunks)?;
-        if let Some(input) = self.input.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
-            for chunk in requests {
-                input.push(chunk);
+        without_gil(py, || {
+            if let Some(input) = lock(&self.input).as_ref() {
+                for chunk in requests {
+                    input.push(chunk);
+                }
             }
-        }
+        });
         Ok(())
     }
 
     /// Ends the input of a stream opened with `more=True`.
-    fn finish(&self) {
-        self.input.lock().unwrap_or_else(|e| e.into_inner()).take();
+    fn finish(&self, py: Python<'_>) {
+        without_gil(py, || drop(lock(&self.input).take()));
     }
 
-    /// Cancels the chunks not yet synthesized.
-    fn close(&self) {
-        self.finish();
-        self.inner.lock().unwrap_or_else(|e| e.into_inner()).take();
+    /// Cancels the stream from any thread: the chunks not yet synthesized are dropped, the
+    /// inference under way is terminated, and the iteration ends (a reader waiting in
+    /// `__next__` gets `StopIteration`). Returns at once.
+    fn close(&self, py: Python<'_>) {
+        self.stop.cancel();
+        self.finish(py);
+    }
+
+    /// Whether `close` was called (or the stream failed or was interrupted).
+    #[getter]
+    fn closed(&self) -> bool {
+        self.stop.is_cancelled()
     }
 }
 
