@@ -88,17 +88,11 @@ def main() -> None:
         "--whole", action="store_true",
         help="run the model whole (VOCALIZE_NO_SPLIT=1)",
     )
-    parser.add_argument(
-        "--first-window", action="store_true",
-        help="start text of more than one chunk with a short first window (VOCALIZE_FIRST_WINDOW=1), to measure what it costs",
-    )
     args = parser.parse_args()
     import os
 
     if args.whole:
         os.environ["VOCALIZE_NO_SPLIT"] = "1"
-    if args.first_window:
-        os.environ["VOCALIZE_FIRST_WINDOW"] = "1"
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
     import numpy as np
@@ -111,7 +105,7 @@ def main() -> None:
     engine = vocalize.Engine(voice=args.voice)
     recognizer = WhisperModel(str(whisper_dir()), device="cpu", compute_type="int8", cpu_threads=2)
     errors = total = 0
-    # The first words of each text, where a stream's first window sounds: errors there.
+    # The first words of each text: errors there.
     opening_errors = opening_total = 0
     for sentence in sentences:
         audio = engine.synthesize(sentence)  # the audio stream() gives
@@ -126,7 +120,7 @@ def main() -> None:
         opening_total += len(ref[:4])
         if args.show:
             print(f"{edit_distance(ref, hyp):2d}  {sentence}\n    {heard.strip()}")
-    print(f"{'model whole, ' if args.whole else 'first window, ' if args.first_window else ''}voice {args.voice}: word error rate {errors / total:.1%} ({errors} errors in {total} words, {len(sentences)} sentences); {opening_errors} errors in their first {opening_total} words")
+    print(f"{'model whole, ' if args.whole else ''}voice {args.voice}: word error rate {errors / total:.1%} ({errors} errors in {total} words, {len(sentences)} sentences); {opening_errors} errors in their first {opening_total} words")
 
 
 if __name__ == "__main__":

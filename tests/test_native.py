@@ -88,25 +88,10 @@ def test_silence_only_chunk(model):
 
 def test_stream_yields_chunks_in_order(model):
     chunks = [request(HELLO), request(HELLO[:8]), request(HELLO * 2)]
-    streamed = list(model.stream(chunks, windowed=False))
+    streamed = list(model.stream(chunks))
     assert len(streamed) == 3
     whole = model.synthesize(chunks)
     np.testing.assert_array_equal(np.concatenate(streamed), whole)
-
-
-def test_a_windowed_stream_starts_with_a_window_and_then_sounds_as_decoded_whole(model):
-    chunks = [request(HELLO * 2), request(HELLO[:8]), request(HELLO)]
-    streamed = list(model.stream(chunks, windowed=True))
-    # The first chunk comes out as a short window, then the rest of it.
-    assert model.split and len(streamed) == len(chunks) + 1
-    assert len(streamed[0]) < 0.5 * 24000
-    windowed = np.concatenate(streamed)
-    np.testing.assert_array_equal(windowed, model.synthesize(chunks, windowed=True))
-    # After the window (and its crossfade) every sample is the whole decoding's.
-    whole = model.synthesize(chunks)
-    after = len(windowed) - len(streamed[0]) - 600
-    assert after > 0.5 * len(whole)
-    np.testing.assert_array_equal(windowed[-after:], whole[-after:])
 
 
 def test_closed_stream_stops(model):

@@ -57,22 +57,6 @@ def test_first_chunk_is_short_and_comes_before_the_rest_is_done(engine):
     assert first.duration < max(p.duration for p in rest)
 
 
-def test_first_window_starts_with_a_fraction_of_the_first_chunk(engine):
-    """With first_window (and the split model), a stream of several chunks starts with a
-    fraction of a second of its first chunk, then the rest of that chunk; synthesize()
-    gives the same audio. Off by default: each chunk comes out whole."""
-    quick = vocalize.Engine(first_window=True)
-    assert quick._model().split and not engine.first_window
-    chunks = engine.chunks(STORY)
-    pieces = list(quick.stream(STORY))
-    assert len(pieces) == len(chunks) + 1
-    assert pieces[0].duration < 0.5
-    np.testing.assert_array_equal(np.concatenate([p.samples for p in pieces]), quick.synthesize(STORY).samples)
-    assert len(list(engine.stream(STORY))) == len(chunks)
-    # One short text is a single chunk, decoded whole.
-    assert len(list(quick.stream("Just a few words."))) == 1
-
-
 def test_seams_have_no_clicks(streamed):
     pieces = [p.samples for p in streamed]
     audio = np.concatenate(pieces)
@@ -83,8 +67,7 @@ def test_seams_have_no_clicks(streamed):
         offset += len(piece)
         seam = abs(float(audio[offset]) - float(audio[offset - 1]))
         assert seam <= typical, (seam, typical)
-    # The stream starts and ends at silence: a fade or a pause. (Pieces that are windows
-    # of one chunk join mid-speech, crossfaded; the check above covers them.)
+    # The stream starts and ends at silence: a fade or a pause.
     assert abs(audio[0]) < 1e-3 and abs(audio[-1]) < 1e-3
 
 

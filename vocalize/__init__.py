@@ -22,6 +22,7 @@ from .errors import (
     OutputError,
     RuntimeLibraryError,
     VocalizeError,
+    VoiceError,
 )
 
 __version__ = "0.1.0"
@@ -35,6 +36,7 @@ __all__ = [
     "SAMPLE_RATE",
     "VocalizeError",
     "InputError",
+    "VoiceError",
     "AssetError",
     "ModelError",
     "RuntimeLibraryError",

@@ -137,25 +137,13 @@ class Engine:
         g2p: str = "hibari",
         provider: str | None = None,
         preload: bool = False,
-        first_window: bool | None = None,
     ) -> None:
         """``preload=True`` starts loading the model on a thread at once (it is otherwise
         loaded by the first request), so it overlaps the rest of the set-up; commands that
-        will speak right away use it.
-
-        ``first_window=True`` (or ``VOCALIZE_FIRST_WINDOW=1``) starts text of more than one
-        chunk with a short decoded window of its first chunk: the first audio comes about
-        twice as soon, but the first word or two may sound less clear (a speech recognizer
-        misheard 2 of 20 openings that it heard right without), so it is off by default."""
-        if first_window is None:
-            first_window = os.environ.get("VOCALIZE_FIRST_WINDOW", "") not in ("", "0")
-        self.first_window = bool(first_window)
+        will speak right away use it."""
         self.speed = _check_speed(speed)
         self.g2p = g2p
         self.threads = default_threads() if threads is None else int(threads)
-        # One session with every thread: the lowest latency, and two single-thread sessions
-        # gave only 3 % more throughput on a paragraph here at twice the memory.
-        self.sessions = 1
         if self.threads < 1:
             raise InputError(f"threads must be at least 1, got {threads}")
         # A path, or a downloaded variant: "fp32", "fp16", "int8" (None: the embedded model).
@@ -197,9 +185,10 @@ class Engine:
             _native.load_model,
             str(path),
             self.threads,
-            self.sessions,
             provider=self.provider,
             optimized=str(optimized) if optimized else None,
+            # A developer's switch (benches/profile.py): ONNX Runtime's per-node profiles.
+            profile=os.environ.get("VOCALIZE_PROFILE") or None,
         )
         if split.disabled():
             return load()
@@ -287,13 +276,11 @@ class Engine:
         style, rate, content = self._request(text, phonemes, voice, speed)
         model = self._model_in_background()
         chunks, tail = self._plan(content, phonemes is not None)
-        # Cut into windows exactly as stream() would, so both give the same audio.
-        windowed = self.first_window and (len(chunks) > 1 or bool(tail))
         if tail:
             chunks += self._tail_chunks(tail)
         model = model()
         with timing.span("native synthesize", f"chunks={len(chunks)}", native=True):
-            samples = model.synthesize(_requests(chunks, style, rate), windowed=windowed)
+            samples = model.synthesize(_requests(chunks, style, rate))
         return Audio(samples)
 
     def stream(
@@ -315,7 +302,7 @@ class Engine:
         style, rate, content = self._request(text, phonemes, voice, speed)
         model = self._model_in_background()
         first, tail = self._plan(content, phonemes is not None)
-        native = model().stream(_requests(first, style, rate), more=bool(tail), windowed=False)
+        native = model().stream(_requests(first, style, rate), more=bool(tail))
         feed = functools.partial(self._feed, native, tail, style, rate) if tail else None
         return Stream(native, feed)
 

@@ -30,26 +30,25 @@ fn init(library: &str) -> PyResult<String> {
 /// Loads a Kokoro model, or returns the one already loaded with the same settings.
 /// `optimized` names where ONNX Runtime's optimized graph is cached (read if complete,
 /// written otherwise). `split` is the model's (encoder, decoder) files, when it has been
-/// split for windowed decoding.
+/// split. `profile` is a prefix for ONNX Runtime's per-node profiles (written when the
+/// sessions end: see `release_models`).
 #[pyfunction]
-#[pyo3(signature = (path, threads = 2, sessions = 1, arena = true, provider = "cpu", optimized = None, split = None))]
+#[pyo3(signature = (path, threads = 2, provider = "cpu", optimized = None, split = None, profile = None))]
 fn load_model(
     py: Python<'_>,
     path: &str,
     threads: usize,
-    sessions: usize,
-    arena: bool,
     provider: &str,
     optimized: Option<&str>,
     split: Option<(String, String)>,
+    profile: Option<&str>,
 ) -> PyResult<Model> {
     let options = ModelOptions {
         intra_threads: threads.max(1),
-        sessions: sessions.max(1),
-        arena,
         provider: provider.to_owned(),
         optimized: optimized.map(std::path::PathBuf::from),
         split: split.map(|(encoder, decoder)| SplitFiles { encoder: encoder.into(), decoder: decoder.into() }),
+        profile: profile.map(std::path::PathBuf::from),
     };
     let path = std::path::PathBuf::from(path);
     let model = py.detach(|| state::model(&path, options))?;
@@ -57,7 +56,7 @@ fn load_model(
 }
 
 /// Forgets the models loaded so far (see `state::release_models`); a later `load_model`
-/// loads again. With `VOCALIZE_PROFILE` set, this is what writes the sessions' profiles.
+/// loads again. For models loaded with `profile`, this is what writes the profiles.
 #[pyfunction]
 fn release_models(py: Python<'_>) {
     py.detach(state::release_models);
@@ -138,13 +137,7 @@ impl Model {
         self.core().options().intra_threads
     }
 
-    #[getter]
-    fn sessions(&self) -> usize {
-        self.core().options().sessions
-    }
-
-    /// Whether the model runs as an encoder and a decoder (so streams start with a short
-    /// window of audio).
+    /// Whether the model runs as an encoder and a decoder.
     #[getter]
     fn split(&self) -> bool {
         self.core().is_split()
@@ -159,10 +152,8 @@ impl Model {
 
     /// Synthesizes `chunks` (each `(token_ids, style, speed, pause_after)`) and returns one
     /// float32 array of 24 kHz audio, the chunks trimmed and joined with their pauses.
-    /// `windowed` decodes as `stream` does with it (the same audio).
-    #[pyo3(signature = (chunks, windowed = false))]
-    fn synthesize<'py>(&self, py: Python<'py>, chunks: Vec<ChunkArgs<'py>>, windowed: bool) -> PyResult<Bound<'py, PyArray1<f32>>> {
-        let mut stream = self.synth.start(requests(chunks)?, windowed);
+    fn synthesize<'py>(&self, py: Python<'py>, chunks: Vec<ChunkArgs<'py>>) -> PyResult<Bound<'py, PyArray1<f32>>> {
+        let mut stream = self.synth.start(requests(chunks)?);
         let mut audio = Vec::new();
         while let Some(chunk) = next_chunk(py, &mut stream)? {
             if audio.is_empty() {
@@ -176,11 +167,9 @@ impl Model {
 
     /// Like `synthesize`, but yields each chunk's audio as soon as it is ready. With
     /// `more=True` the stream stays open for `AudioStream.push` until `AudioStream.finish`.
-    /// With `windowed=True` (and a split model) the first chunk starts with a short window,
-    /// so the first audio is out sooner (see vocalize-core's `first_windows`).
-    #[pyo3(signature = (chunks, more = false, windowed = false))]
-    fn stream(&self, chunks: Vec<ChunkArgs<'_>>, more: bool, windowed: bool) -> PyResult<AudioStream> {
-        let mut stream = self.synth.open(windowed);
+    #[pyo3(signature = (chunks, more = false))]
+    fn stream(&self, chunks: Vec<ChunkArgs<'_>>, more: bool) -> PyResult<AudioStream> {
+        let mut stream = self.synth.open();
         for chunk in requests(chunks)? {
             stream.push(chunk);
         }
@@ -190,7 +179,7 @@ impl Model {
     }
 
     fn __repr__(&self) -> String {
-        format!("<Model {} threads={} sessions={}>", self.path(), self.threads(), self.sessions())
+        format!("<Model {} threads={} split={}>", self.path(), self.threads(), self.split())
     }
 }
 
@@ -323,6 +312,12 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("SAMPLE_RATE", vocalize_core::SAMPLE_RATE)?;
     m.add("MAX_TOKENS", vocalize_core::MAX_TOKENS)?;
     m.add("STYLE_DIM", vocalize_core::STYLE_DIM)?;
+    m.add("OPS_DOMAIN", vocalize_core::ops::DOMAIN)?;
+    m.add("ENCODER_INPUTS", vocalize_core::model::ENCODER_INPUTS.to_vec())?;
+    m.add("ENCODER_OUTPUTS", vocalize_core::model::ENCODER_OUTPUTS.to_vec())?;
+    m.add("DECODER_INPUTS", vocalize_core::model::DECODER_INPUTS.to_vec())?;
+    m.add("DECODER_OUTPUTS", vocalize_core::model::DECODER_OUTPUTS.to_vec())?;
+    m.add("TOKEN_INPUTS", vec![vocalize_core::model::TOKENS, vocalize_core::model::INPUT_IDS])?;
     state::install_fork_handler();
     Ok(())
 }
