@@ -119,7 +119,7 @@ def test_an_unwritable_cache_location_still_loads(tmp_path):
     _native.init(str(assets.ort_library()))
     blocked = tmp_path / "file-not-folder"
     blocked.write_text("")
-    model = _native.load_model(str(assets.default_model()), 1, 1, optimized=str(blocked / "m.onnx"))
+    model = _native.load_model(str(assets.default_model()), 1, optimized=str(blocked / "m.onnx"))
     assert model.schema[0] == "tokens"
     assert list(tmp_path.iterdir()) == [blocked]
 

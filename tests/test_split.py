@@ -1,4 +1,4 @@
-"""The model split into encoder and decoder for windowed decoding (vocalize/split.py)."""
+"""The model split into encoder and decoder (vocalize/split.py)."""
 
 from pathlib import Path
 
@@ -63,7 +63,7 @@ def test_the_fused_decoder_sounds_as_the_whole_model(engine):
 
     split_model = engine._model()
     assert split_model.split
-    whole = _native.load_model(str(assets.default_model()), 2, 1, provider="cpu", optimized=None)
+    whole = _native.load_model(str(assets.default_model()), 2, provider="cpu", optimized=None)
     assert not whole.split
     style, rate, _ = engine._request("x", None, None, None)
     # Chunks under 2.5 s are decoded whole (longer ones start a little before their speech).
@@ -93,7 +93,7 @@ def test_a_long_chunk_decoded_from_before_its_speech_sounds_as_the_whole_model(e
     from vocalize.engine import _requests
 
     split_model = engine._model()
-    whole = _native.load_model(str(assets.default_model()), 2, 1, provider="cpu", optimized=None)
+    whole = _native.load_model(str(assets.default_model()), 2, provider="cpu", optimized=None)
     style, rate, _ = engine._request("x", None, None, None)
     text = "Several engineers reviewed the design before lunch."
     requests = _requests(engine._chunks(text, False), style, rate)
@@ -212,7 +212,7 @@ _native.init(str(assets.ort_library()))
 errors = []
 def load():
     try:
-        model = _native.load_model(str(assets.default_model()), 1, 1, provider="cpu", optimized=None, split=({str(parts[0])!r}, {str(parts[1])!r}))
+        model = _native.load_model(str(assets.default_model()), 1, provider="cpu", optimized=None, split=({str(parts[0])!r}, {str(parts[1])!r}))
         assert model.split
     except Exception as e:
         errors.append(e)

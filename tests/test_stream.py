@@ -3,6 +3,7 @@
 import asyncio
 import gc
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -56,22 +57,6 @@ def test_first_chunk_is_short_and_comes_before_the_rest_is_done(engine):
     assert first.duration < max(p.duration for p in rest)
 
 
-def test_first_window_starts_with_a_fraction_of_the_first_chunk(engine):
-    """With first_window (and the split model), a stream of several chunks starts with a
-    fraction of a second of its first chunk, then the rest of that chunk; synthesize()
-    gives the same audio. Off by default: each chunk comes out whole."""
-    quick = vocalize.Engine(first_window=True)
-    assert quick._model().split and not engine.first_window
-    chunks = engine.chunks(STORY)
-    pieces = list(quick.stream(STORY))
-    assert len(pieces) == len(chunks) + 1
-    assert pieces[0].duration < 0.5
-    np.testing.assert_array_equal(np.concatenate([p.samples for p in pieces]), quick.synthesize(STORY).samples)
-    assert len(list(engine.stream(STORY))) == len(chunks)
-    # One short text is a single chunk, decoded whole.
-    assert len(list(quick.stream("Just a few words."))) == 1
-
-
 def test_seams_have_no_clicks(streamed):
     pieces = [p.samples for p in streamed]
     audio = np.concatenate(pieces)
@@ -82,8 +67,7 @@ def test_seams_have_no_clicks(streamed):
         offset += len(piece)
         seam = abs(float(audio[offset]) - float(audio[offset - 1]))
         assert seam <= typical, (seam, typical)
-    # The stream starts and ends at silence: a fade or a pause. (Pieces that are windows
-    # of one chunk join mid-speech, crossfaded; the check above covers them.)
+    # The stream starts and ends at silence: a fade or a pause.
     assert abs(audio[0]) < 1e-3 and abs(audio[-1]) < 1e-3
 
 
@@ -134,6 +118,97 @@ def test_abandoned_generators_do_not_block(engine):
         del stream
         gc.collect()
     assert engine.synthesize("Still working.").duration > 0.5
+
+
+# A closed stream's reader must be out of its loop long before this; the bound is only there
+# so a deadlock fails the test instead of hanging it.
+HANG = 60.0
+
+
+def read_in_thread(stream):
+    """Starts a thread that reads ``stream`` to its end; returns (thread, pieces, errors, first)."""
+    pieces, errors, first = [], [], threading.Event()
+
+    def read():
+        try:
+            for piece in stream:
+                pieces.append(piece)
+                first.set()
+        except BaseException as e:  # noqa: BLE001  the test inspects it
+            errors.append(e)
+        finally:
+            first.set()
+
+    thread = threading.Thread(target=read, daemon=True)
+    thread.start()
+    return thread, pieces, errors, first
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.05, 0.2, 0.5])
+def test_close_from_another_thread_ends_the_readers_loop(engine, delay):
+    """A reader thread is in its loop (waiting in next(), or between pieces) when another
+    thread closes the stream: close() returns, the inference under way is terminated and the
+    reader's loop ends without an exception, long before the text could have been spoken."""
+    _native.enable_tracing()
+    stream = engine.stream(STORY)
+    reader, pieces, errors, first = read_in_thread(stream)
+    assert first.wait(HANG), "no first piece"
+    time.sleep(delay)
+    closer = threading.Thread(target=stream.close, daemon=True)
+    closer.start()
+    closer.join(HANG)
+    assert not closer.is_alive(), "close() did not return"
+    reader.join(HANG)
+    assert not reader.is_alive(), "the reader's loop did not end"
+    assert errors == []
+    assert stream.closed
+    assert _native.stop_streams(HANG)  # nothing of this stream is left in ONNX Runtime
+    assert list(stream) == []
+
+
+def test_close_before_reading_and_twice(engine):
+    stream = engine.stream(STORY)
+    stream.close()
+    stream.close()
+    assert list(stream) == [] and stream.closed
+
+
+def test_a_with_block_closes_the_stream(engine):
+    with engine.stream(STORY) as stream:
+        first = next(stream)
+    assert first.duration > 0 and stream.closed
+    assert list(stream) == []
+    assert engine.synthesize("Next request.").duration > 0.5
+
+
+def test_aclose_from_another_task_ends_the_readers_loop(engine):
+    async def run():
+        stream = engine.astream(STORY)
+        got: list = []
+
+        async def read():
+            async for piece in stream:
+                got.append(piece)
+
+        reader = asyncio.create_task(read())
+        while not got:
+            await asyncio.sleep(0.01)
+        await stream.aclose()
+        await asyncio.wait_for(reader, HANG)  # ends, without an exception
+        return stream, got
+
+    stream, got = asyncio.run(run())
+    assert stream.closed and len(got) >= 1
+    assert engine.synthesize("Next request.").duration > 0.5
+
+
+def test_astream_closed_before_it_opens(engine):
+    async def run():
+        async with engine.astream(STORY) as stream:
+            pass
+        return [p async for p in stream]
+
+    assert asyncio.run(run()) == []
 
 
 def test_two_threads_stream_at_once(engine, whole):

@@ -474,13 +474,12 @@ def test_info_reports_versions_models_voices_and_folders(folder, monkeypatch):
     from vocalize import _native
 
     np.save(folder / "mine.npy", embedded("jm_kumo"))
-    monkeypatch.setattr(_native, "runtime_version", lambda: "9.9.9", raising=False)
     result = CliRunner().invoke(cli, ["info", "--json"])
     assert result.exit_code == 0, result.output
     info = json.loads(result.output)
     assert info["vocalize"] == vocalize.__version__
     assert "libonnxruntime" in info["onnxruntime library"]
-    assert info["onnxruntime version"] == "9.9.9"
+    assert info["onnxruntime build"].startswith("ORT Build Info")
     assert info["model"].startswith(str(assets.cache_dir() / assets.MODEL_FILE))
     assert info["downloaded models"] == {}
     assert info["voices"] == {"embedded": 5, "user": 1, "downloaded": 0, "not downloaded": 49}
@@ -488,16 +487,7 @@ def test_info_reports_versions_models_voices_and_folders(folder, monkeypatch):
     assert info["hugging face cache"] == str(hub.hub_cache())
     assert isinstance(info["threads (default)"], int)
     text = CliRunner().invoke(cli, ["info"]).output
-    assert "onnxruntime version:" in text and "voices:" in text and "embedded 5" in text
-
-
-def test_info_leaves_out_what_the_native_module_does_not_offer(monkeypatch):
-    from vocalize import _native
-
-    for name in ("runtime_version", "runtime_info", "available_providers"):
-        monkeypatch.delattr(_native, name, raising=False)
-    info = json.loads(CliRunner().invoke(cli, ["info", "--json"]).output)
-    assert not {"onnxruntime version", "onnxruntime build", "execution providers"} & set(info)
+    assert "onnxruntime build:" in text and "voices:" in text and "embedded 5" in text
 
 
 def test_info_lists_the_execution_providers_when_the_native_module_has_them(monkeypatch):

@@ -22,6 +22,7 @@ from .errors import (
     OutputError,
     RuntimeLibraryError,
     VocalizeError,
+    VoiceError,
 )
 
 __version__ = "0.1.0"
@@ -29,10 +30,13 @@ __version__ = "0.1.0"
 __all__ = [
     "Audio",
     "Engine",
+    "Stream",
+    "AsyncStream",
     "voices",
     "SAMPLE_RATE",
     "VocalizeError",
     "InputError",
+    "VoiceError",
     "AssetError",
     "ModelError",
     "RuntimeLibraryError",
@@ -47,12 +51,14 @@ _LAZY = {
     "Audio": "vocalize.audio",
     "SAMPLE_RATE": "vocalize.audio",
     "Engine": "vocalize.engine",
+    "Stream": "vocalize.engine",
+    "AsyncStream": "vocalize.engine",
     "voices": "vocalize.engine",
 }
 
 if TYPE_CHECKING:
     from .audio import SAMPLE_RATE, Audio
-    from .engine import Engine, voices
+    from .engine import AsyncStream, Engine, Stream, voices
 
 
 def __getattr__(name: str) -> Any:

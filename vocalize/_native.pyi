@@ -8,11 +8,17 @@ import numpy.typing as npt
 
 __all__ = [
     "AudioStream",
+    "DECODER_INPUTS",
+    "DECODER_OUTPUTS",
+    "ENCODER_INPUTS",
+    "ENCODER_OUTPUTS",
     "MAX_TOKENS",
     "Model",
+    "OPS_DOMAIN",
     "SAMPLE_RATE",
     "STYLE_DIM",
     "TinyModel",
+    "TOKEN_INPUTS",
     "available_providers",
     "enable_tracing",
     "init",
@@ -28,6 +34,12 @@ __all__ = [
 SAMPLE_RATE: int
 MAX_TOKENS: int
 STYLE_DIM: int
+OPS_DOMAIN: str
+TOKEN_INPUTS: list[str]
+ENCODER_INPUTS: list[str]
+ENCODER_OUTPUTS: list[str]
+DECODER_INPUTS: list[str]
+DECODER_OUTPUTS: list[str]
 
 _Chunk = tuple[Sequence[int], npt.NDArray[np.float32], float, float]
 
@@ -35,11 +47,10 @@ def init(library: str) -> str: ...
 def load_model(
     path: str,
     threads: int = 2,
-    sessions: int = 1,
-    arena: bool = True,
     provider: str = "cpu",
     optimized: str | None = None,
     split: tuple[str, str] | None = None,
+    profile: str | None = None,
 ) -> Model: ...
 def load_tiny(path: str, threads: int = 1, sessions: int = 1) -> TinyModel: ...
 def release_models() -> None: ...
@@ -57,13 +68,11 @@ class Model:
     @property
     def threads(self) -> int: ...
     @property
-    def sessions(self) -> int: ...
-    @property
     def split(self) -> bool: ...
     @property
     def schema(self) -> tuple[str, str, str, str]: ...
-    def synthesize(self, chunks: list[_Chunk], windowed: bool = False) -> npt.NDArray[np.float32]: ...
-    def stream(self, chunks: list[_Chunk], more: bool = False, windowed: bool = False) -> AudioStream: ...
+    def synthesize(self, chunks: list[_Chunk]) -> npt.NDArray[np.float32]: ...
+    def stream(self, chunks: list[_Chunk], more: bool = False) -> AudioStream: ...
 
 @final
 class AudioStream:
@@ -71,7 +80,11 @@ class AudioStream:
     def __next__(self) -> npt.NDArray[np.float32]: ...
     def push(self, chunks: list[_Chunk]) -> None: ...
     def finish(self) -> None: ...
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Stops the stream from any thread, also while another waits in ``__next__``:
+        returns at once, terminates the inference under way, and the iteration ends."""
+    @property
+    def closed(self) -> bool: ...
 
 @final
 class TinyModel:

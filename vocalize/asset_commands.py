@@ -151,19 +151,13 @@ def collect_info() -> dict[str, object]:
     except VocalizeError as e:
         library = None
         report["onnxruntime library"] = f"not found: {e}"
-    # Reported by the native module when it offers them (newer builds).
-    for key, function in (
-        ("onnxruntime version", "runtime_version"),
-        ("onnxruntime build", "runtime_info"),
-        ("execution providers", "available_providers"),
-    ):
-        if hasattr(_native, function):
-            try:
-                if library is not None:
-                    _native.init(str(library))
-                report[key] = getattr(_native, function)()
-            except Exception as e:  # a broken library must not hide the rest of the report
-                report[key] = f"unavailable: {e}"
+    for key, function in (("onnxruntime build", _native.runtime_info), ("execution providers", _native.available_providers)):
+        try:
+            if library is not None:
+                _native.init(str(library))
+            report[key] = function()
+        except Exception as e:  # a broken library must not hide the rest of the report
+            report[key] = f"unavailable: {e}"
     default = assets.cache_dir() / assets.MODEL_FILE
     report["model"] = f"{default} (embedded int8{'' if default.is_file() else ', assembled on first use'})"
     downloaded = hub.downloaded_models()

@@ -14,7 +14,6 @@ from __future__ import annotations
 import glob
 import hashlib
 import importlib.util
-import json
 import os
 import tempfile
 import threading
@@ -96,14 +95,6 @@ def data_dir() -> Path:
 
 def vocab_path() -> Path:
     return data_dir() / "vocab.json"
-
-
-def load_vocab(path: Path | None = None) -> dict[str, int]:
-    path = path or vocab_path()
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))["vocab"]
-    except (OSError, ValueError, KeyError) as e:
-        raise AssetError(f"cannot read the phoneme vocabulary {path}: {e}") from None
 
 
 def _model_parts() -> list[Path]:

@@ -243,7 +243,6 @@ def phonemize(text: str | None, lang: str, g2p: str, voice: str | None, voice_la
 
 # `voices` (list, blend), `download` and `info` live in asset_commands (click only at import).
 from .asset_commands import download_command, info_command, voices_command  # noqa: E402
-from .voice_store import LANGUAGES, describe as describe_voice  # noqa: E402,F401  (kept for importers)
 
 cli.add_command(voices_command)
 cli.add_command(download_command)

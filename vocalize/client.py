@@ -15,7 +15,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import re
 import sys
 import urllib.parse
 from typing import BinaryIO, Callable
@@ -29,11 +28,6 @@ DEFAULT_URL = "http://127.0.0.1:8880"
 CONNECT_TIMEOUT = 0.08
 # Between two reads of the response: the server may queue the request (it gives up after 30 s).
 READ_TIMEOUT = 60.0
-# What the server takes as a voice: a name or a blend of names, never a path.
-VOICE_SPEC = re.compile(
-    r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}(?:\s*:\s*\d+(?:\.\d+)?|\s*\(\s*\d+(?:\.\d+)?\s*\))?"
-    r"(?:\s*\+\s*[A-Za-z0-9][A-Za-z0-9_-]{0,63}(?:\s*:\s*\d+(?:\.\d+)?|\s*\(\s*\d+(?:\.\d+)?\s*\))?)*"
-)
 
 
 class Unavailable(Exception):
@@ -49,6 +43,9 @@ def server_url() -> str | None:
 
 
 def usable_voice(voice: str | None) -> bool:
+    """Whether the server takes ``voice`` (a name or a blend of names, never a path)."""
+    from .voice_store import VOICE_SPEC
+
     return voice is None or bool(VOICE_SPEC.fullmatch(voice.strip()))
 
 

@@ -13,7 +13,7 @@ import os
 import re
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable
 
 from . import assets, hub, split, timing, voice_store
 from .errors import InputError, ModelError
@@ -137,7 +137,6 @@ class Engine:
         g2p: str = "hibari",
         provider: str | None = None,
         preload: bool = False,
-        first_window: bool | None = None,
         voice_lang: str | None = None,
     ) -> None:
         """``preload=True`` starts loading the model on a thread at once (it is otherwise
@@ -149,21 +148,10 @@ class Engine:
         are written in the alphabet that voice family says most clearly (see
         :mod:`vocalize.text.render`). By default the language comes from the voice's name
         (``jm_kumo``: Japanese), a blend's from its heaviest part, a voice file's from a
-        ``.json`` beside it (``{"lang": "a"}``); unknown means English.
-
-        ``first_window=True`` (or ``VOCALIZE_FIRST_WINDOW=1``) starts text of more than one
-        chunk with a short decoded window of its first chunk: the first audio comes about
-        twice as soon, but the first word or two may sound less clear (a speech recognizer
-        misheard 2 of 20 openings that it heard right without), so it is off by default."""
-        if first_window is None:
-            first_window = os.environ.get("VOCALIZE_FIRST_WINDOW", "") not in ("", "0")
-        self.first_window = bool(first_window)
+        ``.json`` beside it (``{"lang": "a"}``); unknown means English."""
         self.speed = _check_speed(speed)
         self.g2p = g2p
         self.threads = default_threads() if threads is None else int(threads)
-        # One session with every thread: the lowest latency, and two single-thread sessions
-        # gave only 3 % more throughput on a paragraph here at twice the memory.
-        self.sessions = 1
         if self.threads < 1:
             raise InputError(f"threads must be at least 1, got {threads}")
         # A path, or a downloaded variant: "fp32", "fp16", "int8" (None: the embedded model).
@@ -206,9 +194,10 @@ class Engine:
             _native.load_model,
             str(path),
             self.threads,
-            self.sessions,
             provider=self.provider,
             optimized=str(optimized) if optimized else None,
+            # A developer's switch (benches/profile.py): ONNX Runtime's per-node profiles.
+            profile=os.environ.get("VOCALIZE_PROFILE") or None,
         )
         if split.disabled():
             return load()
@@ -306,13 +295,11 @@ class Engine:
         style, rate, content, frontend = self._request(text, phonemes, voice, speed)
         model = self._model_in_background()
         chunks, tail = self._plan(content, phonemes is not None, frontend)
-        # Cut into windows exactly as stream() would, so both give the same audio.
-        windowed = self.first_window and (len(chunks) > 1 or bool(tail))
         if tail:
             chunks += self._tail_chunks(tail, frontend)
         model = model()
         with timing.span("native synthesize", f"chunks={len(chunks)}", native=True):
-            samples = model.synthesize(_requests(chunks, style, rate), windowed=windowed)
+            samples = model.synthesize(_requests(chunks, style, rate))
         return Audio(samples)
 
     def stream(
@@ -322,76 +309,34 @@ class Engine:
         phonemes: str | None = None,
         voice: str | None = None,
         speed: float | None = None,
-    ) -> Iterator["Audio"]:
-        """Speaks ``text`` chunk by chunk, yielding each piece of audio as soon as it exists.
+    ) -> "Stream":
+        """Speaks ``text`` chunk by chunk: a :class:`Stream` of the pieces of audio, each as
+        soon as it exists.
 
         The first chunk is kept short so audio starts early; the rest of the text goes
         through the frontend on another thread while the next chunks are synthesized. The
-        pieces joined are the audio :meth:`synthesize` returns. Leaving the loop early (or
-        closing the generator) cancels the work not yet started."""
-        from .audio import Audio
-
+        pieces joined are the audio :meth:`synthesize` returns. Bad input raises here.
+        Leaving the loop early, or :meth:`Stream.close` from any thread, stops the
+        inference under way and drops the rest."""
         style, rate, content, frontend = self._request(text, phonemes, voice, speed)
         model = self._model_in_background()
         first, tail = self._plan(content, phonemes is not None, frontend)
-        # With first_window, text of more than one chunk starts with a short window of the
-        # first (see vocalize-core's synth.rs); synthesize() cuts the same way.
-        windowed = self.first_window and (len(first) > 1 or bool(tail))
-        stream = model().stream(_requests(first, style, rate), more=bool(tail), windowed=windowed)
-        failure: list[BaseException] = []
-        feeder = None
-        if tail:
-            feeder = threading.Thread(
-                target=self._feed, args=(stream, tail, style, rate, frontend, failure), name="vocalize-frontend", daemon=True
-            )
-        try:
-            for samples in stream:
-                # The rest of the text goes through the frontend once the first audio exists:
-                # until then the first chunk's inference has every core (the chunks queued
-                # from the head keep the model busy meanwhile).
-                if feeder is not None and not feeder.is_alive() and feeder.ident is None:
-                    feeder.start()
-                yield Audio(samples)
-        finally:
-            stream.close()
-            if feeder is not None and feeder.ident is None:
-                stream.finish()
-        if failure:
-            raise failure[0]
+        native = model().stream(_requests(first, style, rate), more=bool(tail))
+        feed = functools.partial(self._feed, native, tail, style, rate, frontend) if tail else None
+        return Stream(native, feed)
 
-    async def astream(
+    def astream(
         self,
         text: str | None = None,
         *,
         phonemes: str | None = None,
         voice: str | None = None,
         speed: float | None = None,
-    ) -> AsyncIterator["Audio"]:
-        """:meth:`stream` for asyncio: the waiting happens on a worker thread, so the event
-        loop stays free."""
-        import asyncio
-        import concurrent.futures
-
-        chunks = self.stream(text, phonemes=phonemes, voice=voice, speed=speed)
-        done = object()
-        worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="vocalize-astream")
-        waiting: concurrent.futures.Future[Any] | None = None
-        try:
-            while True:
-                waiting = worker.submit(next, chunks, done)
-                audio = await asyncio.wrap_future(waiting)
-                waiting = None
-                if audio is done:
-                    return
-                yield audio  # type: ignore[misc]
-        finally:
-            # Cancelled while the worker is inside next(): the generator can only be closed
-            # once that call returns (closing it sooner raises "generator already executing").
-            if waiting is not None and not waiting.done():
-                waiting.add_done_callback(lambda _: chunks.close())
-            else:
-                chunks.close()
-            worker.shutdown(wait=False)
+    ) -> "AsyncStream":
+        """:meth:`stream` for asyncio: an :class:`AsyncStream`, whose waiting (the model's
+        loading and the text frontend included) happens on a worker thread, so the event
+        loop stays free. Bad input raises at the first ``__anext__``."""
+        return AsyncStream(functools.partial(self.stream, text, phonemes=phonemes, voice=voice, speed=speed))
 
     def _plan(self, content: str, phonemes: bool, frontend: "Frontend") -> tuple[list["Chunk"], str]:
         """The first chunks of a request (the first one short) and the text left for later.
@@ -410,14 +355,10 @@ class Engine:
                 return []
             raise
 
-    def _feed(
-        self, stream: Any, tail: str, style: "np.ndarray", rate: float, frontend: "Frontend", failure: list[BaseException]
-    ) -> None:
+    def _feed(self, stream: Any, tail: str, style: "np.ndarray", rate: float, frontend: "Frontend") -> None:
         """Runs the frontend over the rest of the text, handing chunks to the native stream."""
         try:
             stream.push(_requests(self._tail_chunks(tail, frontend), style, rate))
-        except BaseException as e:  # surfaced by stream() after the audio so far
-            failure.append(e)
         finally:
             stream.finish()
 
@@ -445,6 +386,149 @@ class Engine:
             if phonemes:
                 return frontend.phoneme_chunks(content)
             return frontend.chunks(content, first_chunk_max=first_chunk_max)
+
+
+class Stream:
+    """The audio of one :meth:`Engine.stream` request: an iterator of
+    :class:`~vocalize.audio.Audio` pieces, in order, each as soon as it is synthesized.
+
+    :meth:`close` works from any thread at any moment, also while another thread waits in
+    ``next()``: it returns at once, terminates the inference under way, and the iteration
+    ends (the waiting ``next()`` raises ``StopIteration``; no other exception). Leaving a
+    ``with`` block closes it too::
+
+        with engine.stream(text) as pieces:
+            for piece in pieces:
+                play(piece.samples)
+    """
+
+    def __init__(self, native: Any, feed: "Callable[[], None] | None" = None) -> None:
+        self._native = native
+        # The rest of the text goes through the frontend once the first audio exists: until
+        # then the first chunk's inference has every core.
+        # The thread holds the native stream, not this object, so dropping this object
+        # closes the stream (see __del__).
+        self._failure: list[BaseException] = []
+        self._feeder = (
+            threading.Thread(target=_feed_into, args=(self._failure, feed), name="vocalize-frontend", daemon=True)
+            if feed
+            else None
+        )
+        self._started = threading.Lock()
+
+    def __iter__(self) -> "Stream":
+        return self
+
+    def __next__(self) -> "Audio":
+        from .audio import Audio
+
+        try:
+            samples = next(self._native)
+        except StopIteration:
+            if self._failure and not self._native.closed:
+                raise self._failure.pop() from None
+            raise
+        except BaseException:
+            self.close()
+            raise
+        feeder = self._feeder
+        if feeder is not None and feeder.ident is None:
+            with self._started:
+                if feeder.ident is None and not self._native.closed:
+                    feeder.start()
+        return Audio(samples)
+
+    def close(self) -> None:
+        """Stops the stream: safe from any thread, at any moment, more than once."""
+        self._native.close()
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called (or the stream failed)."""
+        return bool(self._native.closed)
+
+    def __enter__(self) -> "Stream":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        # The feeder thread may still hold the native stream: stop it with this object.
+        native = getattr(self, "_native", None)
+        if native is not None:
+            native.close()
+
+
+def _feed_into(failure: list[BaseException], feed: "Callable[[], None]") -> None:
+    try:
+        feed()
+    except BaseException as e:  # raised by Stream.__next__ after the audio so far
+        failure.append(e)
+
+
+class AsyncStream:
+    """:class:`Stream` for asyncio (:meth:`Engine.astream`): ``async for piece in ...``,
+    each wait on a worker thread of its own. :meth:`aclose` (or :meth:`close`, from any
+    thread) works at any moment, and cancelling the task that waits in ``__anext__`` closes
+    it too: the inference under way is terminated."""
+
+    def __init__(self, open_stream: "Callable[[], Stream]") -> None:
+        import concurrent.futures
+
+        self._open = open_stream
+        self._stream: Stream | None = None
+        self._closed = False
+        self._worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="vocalize-astream")
+
+    def __aiter__(self) -> "AsyncStream":
+        return self
+
+    def _next(self) -> "Audio | None":
+        """On the worker thread: the next piece, or None at the end."""
+        if self._stream is None:
+            if self._closed:
+                return None
+            self._stream = self._open()
+            if self._closed:  # closed while it was opening
+                self._stream.close()
+        return next(self._stream, None)
+
+    async def __anext__(self) -> "Audio":
+        import asyncio
+
+        if self._closed:
+            raise StopAsyncIteration
+        try:
+            audio = await asyncio.get_running_loop().run_in_executor(self._worker, self._next)
+        except BaseException:
+            self.close()
+            raise
+        if audio is None:
+            self.close()
+            raise StopAsyncIteration
+        return audio
+
+    def close(self) -> None:
+        """Stops the stream: safe from any thread, at any moment, more than once."""
+        self._closed = True
+        stream = self._stream
+        if stream is not None:
+            stream.close()
+        self._worker.shutdown(wait=False)
+
+    async def aclose(self) -> None:
+        self.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    async def __aenter__(self) -> "AsyncStream":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
 
 
 # Ids in the first chunk of a stream: short, so the first audio comes quickly.

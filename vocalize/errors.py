@@ -7,6 +7,7 @@ inference engine; the native module raises these same classes.
 __all__ = [
     "VocalizeError",
     "InputError",
+    "VoiceError",
     "AssetError",
     "ModelError",
     "RuntimeLibraryError",
@@ -22,6 +23,10 @@ class VocalizeError(Exception):
 
 class InputError(VocalizeError, ValueError):
     """The text, voice, speed or another argument cannot be used."""
+
+
+class VoiceError(InputError):
+    """The voice asked for cannot be used: an unknown name, a bad blend, a bad voice file."""
 
 
 class AssetError(VocalizeError):

@@ -49,9 +49,6 @@ OFFICIAL_VOICES = (
     "zm_yunxi", "zm_yunxia", "zm_yunyang",
 )  # fmt: skip
 
-# A voice name: no dots, no separators, so a name can never point outside the voice store.
-NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
-
 
 def _expand(value: str) -> Path:
     return Path(os.path.expandvars(os.path.expanduser(value)))
@@ -120,6 +117,8 @@ def cached_file(filename: str) -> Path | None:
 def downloaded_voices() -> dict[str, Path]:
     """``{name: file}`` of every voice in the Hugging Face cache that has a voice's size.
     A file of another size (damaged by hand, or by another tool) is left out."""
+    from . import voice_store
+
     found: dict[str, Path] = {}
     for snapshot in _snapshots():
         try:
@@ -128,7 +127,7 @@ def downloaded_voices() -> dict[str, Path]:
             continue
         for entry in entries:
             name, ext = os.path.splitext(entry.name)
-            if ext != ".bin" or name in found or not NAME.fullmatch(name):
+            if ext != ".bin" or name in found or not voice_store.VOICE_NAME.fullmatch(name):
                 continue
             try:
                 if os.stat(entry.path).st_size == VOICE_BYTES:
@@ -180,9 +179,11 @@ def download_voices(names: Iterable[str]) -> list[Path]:
     510×256 float32 table, and returns their paths. A file that is not a voice is removed
     from the cache again and raises :class:`AssetError`; a name the Hub does not have raises
     :class:`InputError`."""
+    from . import voice_store
+
     names = list(dict.fromkeys(names))
     for name in names:
-        if not NAME.fullmatch(name):
+        if not voice_store.VOICE_NAME.fullmatch(name):
             raise InputError(f"not a voice name: {name!r} (letters, digits, '_' and '-')")
     paths = []
     for name in names:

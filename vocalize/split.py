@@ -31,10 +31,6 @@ log = logging.getLogger("vocalize")
 
 # Bumped when the cut, the decoder's extra input or its fused operators change.
 SPLIT_FORMAT = 4
-# The domain of the operators the native engine adds to ONNX Runtime (vocalize-core's ops.rs).
-OPS_DOMAIN = "ai.vocalize"
-
-ENCODER_INPUTS = ("style", "speed")
 
 _build_lock = threading.Lock()
 _split_paths: dict[Path, tuple[Path, Path] | None] = {}
@@ -100,7 +96,7 @@ def _find_or_build(model: Path) -> tuple[Path, Path] | None:
         with _build_lock:
             if encoder.is_file() and decoder.is_file():
                 return paths
-            log.info("preparing %s for windowed decoding (once)", model.name)
+            log.info("splitting %s into an encoder and a decoder (once)", model.name)
             try:
                 encoder_bytes, decoder_bytes = build(model)
             except NotSplittable as e:
@@ -125,6 +121,9 @@ def build(model: Path) -> tuple[bytes, bytes]:
     from onnx import TensorProto, helper
     from onnx.utils import Extractor
 
+    # The graph's names are the native engine's (vocalize-core's model.rs), which loads it.
+    from . import _native
+
     try:
         proto = onnx.load(str(model))
     except OSError:
@@ -133,8 +132,9 @@ def build(model: Path) -> tuple[bytes, bytes]:
         raise NotSplittable(f"not readable as ONNX ({type(e).__name__})") from None
     graph = proto.graph
     names = [i.name for i in graph.input]
-    tokens = next((n for n in ("tokens", "input_ids") if n in names), None)
-    if tokens is None or not all(n in names for n in ENCODER_INPUTS):
+    tokens = next((n for n in _native.TOKEN_INPUTS if n in names), None)
+    style, speed = _native.ENCODER_INPUTS[1:]
+    if tokens is None or style not in names or speed not in names:
         raise NotSplittable(f"inputs are {', '.join(names)}")
     asr, f0, n = _cut(graph)
     cumsum = [node for node in graph.node if node.op_type == "CumSum" and "sin_gen" in node.name]
@@ -147,19 +147,20 @@ def build(model: Path) -> tuple[bytes, bytes]:
     durations = sums[0].input[0]
 
     extractor = Extractor(proto)
-    encoder = extractor.extract_model([tokens, "style", "speed"], [asr, f0, n, durations])
-    decoder = extractor.extract_model([asr, f0, n, "style"], [graph.output[0].name])
-    _rename(encoder.graph, {tokens: "tokens", asr: "asr", f0: "f0", n: "n", durations: "durations"})
-    _rename(decoder.graph, {asr: "asr", f0: "f0", n: "n", graph.output[0].name: "audio"})
+    encoder = extractor.extract_model([tokens, style, speed], [asr, f0, n, durations])
+    decoder = extractor.extract_model([asr, f0, n, style], [graph.output[0].name])
+    _rename(encoder.graph, dict(zip([tokens, style, speed, asr, f0, n, durations], _native.ENCODER_INPUTS + _native.ENCODER_OUTPUTS)))
+    *decoder_names, phase = _native.DECODER_INPUTS
+    _rename(decoder.graph, dict(zip([asr, f0, n, style, graph.output[0].name], decoder_names + _native.DECODER_OUTPUTS)))
 
     # phase: added to the running sum of the harmonic source's phase.
     node = next(x for x in decoder.graph.node if x.op_type == "CumSum" and "sin_gen" in x.name)
     local = node.output[0] + "_window"
-    add = helper.make_node("Add", [local, "phase"], [node.output[0]], name=node.name + "_phase")
+    add = helper.make_node("Add", [local, phase], [node.output[0]], name=node.name + "_phase")
     node.output[0] = local
     nodes = list(decoder.graph.node)
     decoder.graph.node.insert(nodes.index(node) + 1, add)
-    decoder.graph.input.append(helper.make_tensor_value_info("phase", TensorProto.FLOAT, [1, 1, harmonics]))
+    decoder.graph.input.append(helper.make_tensor_value_info(phase, TensorProto.FLOAT, [1, 1, harmonics]))
     fuse_norms(decoder)
     fuse_snakes(decoder)
     fuse_bias_scales(decoder)
@@ -225,7 +226,7 @@ def fuse_norms(model) -> int:
             continue
         fused = helper.make_node(
             "AdaIN", [x, gain[0], bias[0]], [shift[0].output[0]], name=shift[0].name + "_adain",
-            domain=OPS_DOMAIN, epsilon=float(eps.reshape(-1)[0]),
+            domain=_ops_domain(), epsilon=float(eps.reshape(-1)[0]),
         )
         replaced[shift[0].name] = fused
         dropped.update(n.name for n in (mean, sub, square[0], var[0], add_eps[0], sqrt[0], div[0], scale[0]))
@@ -242,8 +243,8 @@ def _replace(model, replaced: dict, dropped: set[str]) -> int:
     nodes = [replaced.get(node.name, node) for node in graph.node if node.name not in dropped]
     del graph.node[:]
     graph.node.extend(nodes)
-    if not any(o.domain == OPS_DOMAIN for o in model.opset_import):
-        model.opset_import.append(helper.make_opsetid(OPS_DOMAIN, 1))
+    if not any(o.domain == _ops_domain() for o in model.opset_import):
+        model.opset_import.append(helper.make_opsetid(_ops_domain(), 1))
     return len(replaced)
 
 
@@ -285,7 +286,7 @@ def fuse_snakes(model) -> int:
             continue
         if len(index.users(scale.output[0])) != 1:
             continue
-        fused = helper.make_node("Snake", [x[0], alpha[0], inv[0]], [add.output[0]], name=add.name + "_snake", domain=OPS_DOMAIN)
+        fused = helper.make_node("Snake", [x[0], alpha[0], inv[0]], [add.output[0]], name=add.name + "_snake", domain=_ops_domain())
         replaced[add.name] = fused
         dropped.update(n.name for n in (scale, sin, power, weigh))
     return _replace(model, replaced, dropped)
@@ -318,10 +319,17 @@ def fuse_bias_scales(model) -> int:
             continue
         bias = next(i for i in add.input if i != conv.output[0])
         scale = next(i for i in mul.input if i != cast.output[0])
-        fused = helper.make_node("BiasScale", [conv.output[0], bias, scale], [mul.output[0]], name=mul.name + "_bias_scale", domain=OPS_DOMAIN)
+        fused = helper.make_node("BiasScale", [conv.output[0], bias, scale], [mul.output[0]], name=mul.name + "_bias_scale", domain=_ops_domain())
         replaced[mul.name] = fused
         dropped.update(n.name for n in (add, cast))
     return _replace(model, replaced, dropped)
+
+
+def _ops_domain() -> str:
+    """The domain of the operators the native engine adds to ONNX Runtime (vocalize-core's ops.rs)."""
+    from . import _native
+
+    return _native.OPS_DOMAIN
 
 
 class _Index:

@@ -30,10 +30,6 @@ def enable() -> Span:
     return root
 
 
-def enabled() -> bool:
-    return _enabled
-
-
 def add(span: Span) -> None:
     if _enabled and _stack:
         _stack[-1].children.append(span)

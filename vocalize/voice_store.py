@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from . import assets, hub
-from .errors import AssetError, InputError, OutputError
+from .errors import AssetError, OutputError, VoiceError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -53,6 +53,24 @@ LANGUAGES = {
 }
 
 VOICE_SUFFIXES = (".npy", ".bin", ".npz")
+
+# The grammar of voice names and of blends of names, written once for the resolver, the
+# server's validation and OpenAPI schema, and the HTTP client. A name has no dots and no
+# separators, so it can never point outside the voice store.
+NAME = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"
+WEIGHT = r"\d+(?:\.\d+)?"
+
+
+def blend_grammar(name: str = NAME, weight: str = WEIGHT, space: str = r"\s*") -> str:
+    """A regular expression of a name or a blend of names with optional weights
+    (``a:0.7+b:0.3`` or ``a(7)+b(3)``), from the expressions of one ``name``, one ``weight``
+    and the white ``space`` allowed around the signs."""
+    weighted = rf"(?:{space}:{space}(?:{weight})|{space}\({space}(?:{weight}){space}\))"
+    return rf"(?:{name}){weighted}?(?:{space}\+{space}(?:{name}){weighted}?)*"
+
+
+VOICE_NAME = re.compile(NAME)
+VOICE_SPEC = re.compile(blend_grammar())
 # Environment variables that decide where voices are looked up (voices_dir, hub.hub_cache).
 _FOLDER_VARIABLES = (
     "VOCALIZE_VOICES_DIR", "VOCALIZE_DATA", "XDG_DATA_HOME", "HOME",
@@ -105,17 +123,17 @@ def parse(spec: str) -> list[tuple[str, float | None]]:
     """The parts of a voice spec: ``[(name or path, weight or None), ...]``. One part without
     a weight is a plain voice; anything else is a blend."""
     if not isinstance(spec, str):
-        raise InputError(f"a voice must be a string, got {type(spec).__name__}")
+        raise VoiceError(f"a voice must be a string, got {type(spec).__name__}")
     text = spec.strip()
     if not text:
-        raise InputError("the voice is empty")
+        raise VoiceError("the voice is empty")
     if is_path(text) and Path(text).expanduser().is_file():
         return [(text, None)]  # a file whose name holds '+' or ':'
     parts: list[tuple[str, float | None]] = []
     for piece in text.split("+"):
         piece = piece.strip()
         if not piece:
-            raise InputError(f"the voice blend {spec!r} has an empty part; write it like jm_kumo:0.7+jf_alpha:0.3")
+            raise VoiceError(f"the voice blend {spec!r} has an empty part; write it like jm_kumo:0.7+jf_alpha:0.3")
         match = _WEIGHTED.fullmatch(piece)
         if match is None:
             parts.append((piece, None))
@@ -132,7 +150,7 @@ def _weight(raw: str, ref: str, spec: str) -> float:
     except ValueError:
         value = math.nan
     if not (math.isfinite(value) and value > 0):
-        raise InputError(f"the weight of {ref!r} in the voice blend {spec!r} must be a positive number, got {raw.strip()!r}")
+        raise VoiceError(f"the weight of {ref!r} in the voice blend {spec!r} must be a positive number, got {raw.strip()!r}")
     return value
 
 
@@ -142,14 +160,14 @@ def mix(parts: Sequence[tuple[str, "np.ndarray", float]]) -> "np.ndarray":
     import numpy as np
 
     if not parts:
-        raise InputError("a voice blend needs at least one voice")
+        raise VoiceError("a voice blend needs at least one voice")
     shapes = {table.shape for _, table, _ in parts}
     if len(shapes) != 1:
         listed = ", ".join(f"{name} {table.shape}" for name, table, _ in parts)
-        raise InputError(f"the voices in a blend must have the same shape: {listed}")
+        raise VoiceError(f"the voices in a blend must have the same shape: {listed}")
     for name, _, weight in parts:
         if not (math.isfinite(weight) and weight > 0):
-            raise InputError(f"the weight of {name!r} in a voice blend must be a positive number, got {weight}")
+            raise VoiceError(f"the weight of {name!r} in a voice blend must be a positive number, got {weight}")
     total = math.fsum(weight for _, _, weight in parts)
     out = np.zeros(parts[0][1].shape, dtype=np.float32)
     for _, table, weight in parts:
@@ -170,7 +188,7 @@ def resolve(
     someone who must not choose files on this machine (an HTTP client, say)."""
     if isinstance(spec, os.PathLike):
         if not allow_paths:
-            raise InputError(f"a voice file cannot be used here, only voice names: {os.fspath(spec)!r}")
+            raise VoiceError(f"a voice file cannot be used here, only voice names: {os.fspath(spec)!r}")
         spec = os.fspath(spec)
     file_key = os.fspath(voices_file) if voices_file is not None else None
     # The variables choosing the folders searched, and the folder relative paths start from,
@@ -201,16 +219,16 @@ def _lookup(
     """One voice of a spec, by path or by name; appends the files it depends on to ``deps``."""
     if is_path(ref):
         if not allow_paths:
-            raise InputError(f"a voice file cannot be used here, only voice names: {ref!r}")
+            raise VoiceError(f"a voice file cannot be used here, only voice names: {ref!r}")
         path = Path(ref).expanduser()
         found = assets.load_voices(path)
         deps.append(path)
         if len(found) != 1:
             shown = ", ".join(sorted(found)[:6]) + (", …" if len(found) > 6 else "")
-            raise InputError(f"{path} holds {len(found)} voices ({shown}): choose one with --voices {path} --voice NAME")
+            raise VoiceError(f"{path} holds {len(found)} voices ({shown}): choose one with --voices {path} --voice NAME")
         return next(iter(found.values()))
-    if not hub.NAME.fullmatch(ref):
-        raise InputError(
+    if not VOICE_NAME.fullmatch(ref):
+        raise VoiceError(
             f"{ref!r} is not a voice name (letters, digits, '_' and '-') nor a path to a "
             ".npy, .bin or .npz voice file"
         )
@@ -238,11 +256,11 @@ def _lookup(
     raise _unknown(ref, voices_file, spec)
 
 
-def _unknown(name: str, voices_file: str | os.PathLike[str] | None, spec: str) -> InputError:
+def _unknown(name: str, voices_file: str | os.PathLike[str] | None, spec: str) -> VoiceError:
     where = f" in the voice blend {spec!r}" if spec.strip() != name else ""
     if name in hub.OFFICIAL_VOICES:
-        return InputError(f"voice {name!r}{where} is not downloaded: run `vocalize download voices {name}`")
-    return InputError(f"unknown voice {name!r}{where}; available: {', '.join(names(voices_file))}")
+        return VoiceError(f"voice {name!r}{where} is not downloaded: run `vocalize download voices {name}`")
+    return VoiceError(f"unknown voice {name!r}{where}; available: {', '.join(names(voices_file))}")
 
 
 def _cwd() -> str:
@@ -295,7 +313,7 @@ def _user_index() -> dict[str, Path]:
         path = Path(entry.path)
         members = _npz_members(path)
         for name in members if members is not None else [stem]:
-            if hub.NAME.fullmatch(name):
+            if VOICE_NAME.fullmatch(name):
                 index.setdefault(name, path)
     with _lock:
         _indexes[folder] = (stamp, index)
@@ -381,7 +399,7 @@ def save(spec: str, target: str | os.PathLike[str], voices_file: str | os.PathLi
     path = Path(target).expanduser()
     suffix = path.suffix.lower()
     if suffix not in (".npy", ".bin"):
-        raise InputError(f"a voice is saved as .npy or .bin, not {path.name!r}")
+        raise VoiceError(f"a voice is saved as .npy or .bin, not {path.name!r}")
     table = resolve(spec, voices_file)
     if suffix == ".npy":
         buffer = io.BytesIO()
@@ -398,15 +416,15 @@ def save(spec: str, target: str | os.PathLike[str], voices_file: str | os.PathLi
 
 def save_named(spec: str, name: str, voices_file: str | os.PathLike[str] | None = None) -> Path:
     """Saves the voice ``spec`` as ``name`` in the user voice folder, usable as ``--voice NAME``."""
-    if not hub.NAME.fullmatch(name):
-        raise InputError(f"a voice name is letters, digits, '_' and '-', up to 64 characters: {name!r}")
+    if not VOICE_NAME.fullmatch(name):
+        raise VoiceError(f"a voice name is letters, digits, '_' and '-', up to 64 characters: {name!r}")
     if name in hub.OFFICIAL_VOICES or name in assets.load_voices():
-        raise InputError(f"{name!r} is the name of an official voice; choose another name")
+        raise VoiceError(f"{name!r} is the name of an official voice; choose another name")
     folder = voices_dir()
     target = folder / f"{name}.npy"
     other = _user_index().get(name)
     if other is not None and other != target:
-        raise InputError(f"the voice folder already has a voice named {name!r} in {other}; remove it or choose another name")
+        raise VoiceError(f"the voice folder already has a voice named {name!r} in {other}; remove it or choose another name")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import copy
 import dataclasses
 import hmac
 import logging
@@ -20,12 +21,13 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Literal, Union
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field, create_model
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__, assets
-from ..errors import InputError, VocalizeError
+from ..engine import MAX_SPEED, MIN_SPEED
+from ..errors import InputError, VocalizeError, VoiceError
 from . import encoders
 from .admission import Admission, Busy
 from .jobs import CANCELLED, DATA, END, ERROR, Job
@@ -43,12 +45,8 @@ MODEL_ALIASES = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts")
 OPENAI_VOICES = (
     "alloy", "ash", "ballad", "cedar", "coral", "echo", "fable", "marin", "nova", "onyx", "sage", "shimmer", "verse",
 )
-# A voice in a request: a name, or a blend of names with weights (``a:0.7+b:0.3`` or
-# ``a(7)+b(3)``). Never a path: no separators, no dots, so never a file outside the voice store.
-_NAME = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"
-_WEIGHT = r"(?:\s*:\s*\d+(?:\.\d+)?|\s*\(\s*\d+(?:\.\d+)?\s*\))"
-VOICE_SPEC = re.compile(rf"{_NAME}{_WEIGHT}?(?:\s*\+\s*{_NAME}{_WEIGHT}?)*")
-VOICE_NAME = re.compile(_NAME)
+# A voice in a request: a name, or a blend of names with weights; never a path.
+from ..voice_store import VOICE_NAME, VOICE_SPEC, blend_grammar  # noqa: E402
 
 
 @dataclasses.dataclass
@@ -68,20 +66,65 @@ class ServerSettings:
         return 16_384 + 6 * self.max_input_chars
 
 
+# The shortest input: at least one character that is not white space.
+MIN_INPUT_CHARS = 1
+NOT_BLANK = r"\S"
+
+
 class SpeechRequest(BaseModel):
+    """The body of ``POST /v1/audio/speech``. Its ``input`` limits depend on the server's
+    settings: :func:`speech_request` makes the class one app validates and documents with."""
+
     model_config = ConfigDict(extra="ignore")
 
-    model: str = Field(MODEL_ID, description=f"`{MODEL_ID}`, or one of OpenAI's names for it: {', '.join(MODEL_ALIASES)}.")
-    input: str = Field(description="The text to speak (at most the server's --max-input-chars characters).")
+    model: str = Field(
+        MODEL_ID,
+        description=f"`{MODEL_ID}`, or one of OpenAI's names for it: {', '.join(MODEL_ALIASES)}.",
+        json_schema_extra={"enum": [MODEL_ID, *MODEL_ALIASES]},
+    )
+    input: str = Field(description="The text to speak.")
     voice: Union[str, dict[str, str]] = Field(
         assets.DEFAULT_VOICE,
         description="A voice from GET /v1/audio/voices, a blend such as `jm_kumo:0.7+jf_alpha:0.3`, or an OpenAI "
         "voice name (alloy, echo, …), which speaks with the default voice. `{\"id\": name}` is accepted too.",
     )
-    response_format: str = Field("mp3", description=f"One of: {', '.join(encoders.FORMATS)}. `pcm` is 16-bit LE 24 kHz mono.")
-    speed: float = Field(1.0, description="Speaking rate, 0.5 to 2.0.")
+    response_format: str = Field(
+        "mp3",
+        description=f"One of: {', '.join(encoders.FORMATS)}. `pcm` is 16-bit LE 24 kHz mono.",
+        json_schema_extra={"enum": list(encoders.FORMATS)},
+    )
+    speed: float = Field(1.0, ge=MIN_SPEED, le=MAX_SPEED, description=f"Speaking rate, {MIN_SPEED} to {MAX_SPEED}.")
     instructions: str | None = Field(None, description="Accepted for compatibility and ignored.")
     stream_format: Literal["audio"] = Field("audio", description="Only `audio` (the bytes, streamed) is supported.")
+
+
+def speech_request(max_input_chars: int) -> type[SpeechRequest]:
+    """:class:`SpeechRequest` with ``input`` limited as a server with ``max_input_chars``
+    limits it: the one definition both the validation and the OpenAPI schema read."""
+    limited = Field(
+        min_length=MIN_INPUT_CHARS,
+        max_length=max_input_chars,
+        pattern=NOT_BLANK,
+        description=f"The text to speak: {MIN_INPUT_CHARS} to {max_input_chars} characters, not all white space.",
+    )
+    return create_model("SpeechRequest", __base__=SpeechRequest, input=(str, limited))
+
+
+class ErrorDetail(BaseModel):
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class ErrorBody(BaseModel):
+    """Every error, in OpenAI's shape."""
+
+    error: ErrorDetail
+
+
+def _error_doc(description: str) -> dict[str, Any]:
+    return {"description": description, "model": ErrorBody}
 
 
 class ApiError(Exception):
@@ -162,6 +205,16 @@ def create_app(settings: ServerSettings | None = None, engine: "Engine | None" =
         lifespan=lifespan,
     )
     app.state.vocalize = state
+    plain_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        """The document, with the voices this server has now (a user may add some)."""
+        document = copy.deepcopy(plain_openapi())
+        names = state.voices() if state.ready.is_set() else []
+        document["components"]["schemas"]["SpeechRequest"]["properties"]["voice"].update(voice_schema(names))
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, e: ApiError) -> JSONResponse:
@@ -169,6 +222,9 @@ def create_app(settings: ServerSettings | None = None, engine: "Engine | None" =
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, e: RequestValidationError) -> JSONResponse:
+        limit = _limit_error(state, e.errors())
+        if limit is not None:
+            return error_response(limit.status, limit.message, limit.kind, limit.param)
         state.metrics.errors.labels("invalid_request").inc()
         if any(item.get("type") == "json_invalid" for item in e.errors()):
             return error_response(400, "the request body is not valid JSON", "invalid_json")
@@ -199,7 +255,7 @@ def create_app(settings: ServerSettings | None = None, engine: "Engine | None" =
         ids = (MODEL_ID, *MODEL_ALIASES)
         return {"object": "list", "data": [{"id": i, "object": "model", "created": created, "owned_by": "vocalize"} for i in ids]}
 
-    @app.get("/v1/models/{model_id}", summary="One model", tags=["openai"])
+    @app.get("/v1/models/{model_id}", summary="One model", tags=["openai"], responses={404: _error_doc("No such model.")})
     async def model(model_id: str) -> dict[str, Any]:
         if model_id not in (MODEL_ID, *MODEL_ALIASES):
             raise ApiError(404, f"unknown model {model_id!r}; valid models: {', '.join((MODEL_ID, *MODEL_ALIASES))}", "model_not_found", "model")
@@ -232,11 +288,23 @@ def create_app(settings: ServerSettings | None = None, engine: "Engine | None" =
             "uptime_seconds": round(time.monotonic() - state.started, 3),
         }
 
-    @app.get("/metrics", summary="Prometheus metrics (text format)", tags=["server"])
+    @app.get(
+        "/metrics",
+        summary="Prometheus metrics (text format)",
+        tags=["server"],
+        response_class=PlainTextResponse,
+        responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "Prometheus' text exposition format."}},
+    )
     async def metrics() -> Response:
         return Response(state.metrics.render(), media_type=state.metrics.content_type)
 
-    @app.post(
+    async def speech(body: SpeechRequest, request: Request) -> Response:
+        return await _speech(state, body, request)
+
+    # Validated and documented with this server's limits (a class made here, so it is set
+    # after the fact: the module's annotations are strings).
+    speech.__annotations__["body"] = speech_request(settings.max_input_chars)
+    app.post(
         "/v1/audio/speech",
         summary="Speak text (OpenAI's create speech); the audio is streamed as it is synthesized",
         tags=["openai"],
@@ -244,14 +312,12 @@ def create_app(settings: ServerSettings | None = None, engine: "Engine | None" =
         responses={
             200: {"content": {t: {"schema": {"type": "string", "format": "binary"}} for t in encoders.MEDIA_TYPES.values()},
                   "description": "The audio, sent with chunked transfer encoding as it is made."},
-            400: {"description": "Bad input: unknown voice, format or model, speed out of range, empty text."},
-            401: {"description": "Missing or wrong API key."},
-            413: {"description": "Input text or request body too long."},
-            503: {"description": "Busy (queue full; see Retry-After) or still warming up."},
+            400: _error_doc("Bad input: unknown voice, format or model, speed out of range, empty text."),
+            401: _error_doc("Missing or wrong API key."),
+            413: _error_doc("Input text or request body too long."),
+            503: _error_doc("Busy (queue full; see Retry-After) or still warming up."),
         },
-    )
-    async def speech(body: SpeechRequest, request: Request) -> Response:
-        return await _speech(state, body, request)
+    )(speech)
 
     app.add_middleware(_Guard, state=state)
     return app
@@ -267,6 +333,37 @@ def _require_ready(state: _State) -> None:
 def _bad(state: _State, message: str, param: str, status: int = 400, kind: str = "invalid_request") -> ApiError:
     state.metrics.errors.labels("too_large" if status == 413 else kind).inc()
     return ApiError(status, message, "too_large" if status == 413 else "invalid_" + param, param)
+
+
+def voice_schema(names: list[str]) -> dict[str, Any]:
+    """The JSON schema of a request's ``voice`` on a server with the voices ``names``: one
+    of them or of OpenAI's names, a blend of them with positive weights, or ``{"id": ...}``."""
+    one = {"type": "string", "enum": sorted({*names, *OPENAI_VOICES})}
+    if not names:
+        return {"anyOf": [one, {"type": "object", "properties": {"id": one}, "required": ["id"]}]}
+    name = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+    # Positive weights only (a zero weight is refused), and spaces and tabs only: JSON
+    # Schema's and Python's notions of white space differ.
+    positive = r"0*[1-9]\d*(?:\.\d+)?|0+\.\d*[1-9]\d*"
+    blend = {"type": "string", "pattern": "^" + blend_grammar(name, positive, "[ \t]*") + "$"}
+    return {"anyOf": [one, blend, {"type": "object", "properties": {"id": one}, "required": ["id"]}]}
+
+
+def _limit_error(state: _State, errors: Any) -> ApiError | None:
+    """The error a request breaking one of :func:`speech_request`'s limits gets (413 for too
+    long an input, as for too large a body), or None for other validation errors."""
+    if len(errors) != 1:
+        return None
+    (error,) = errors
+    where, kind, value = tuple(error.get("loc", ())), error.get("type"), error.get("input")
+    if where == ("body", "input") and kind == "string_too_long":
+        limit = error.get("ctx", {}).get("max_length")
+        return _bad(state, f"input is {len(value)} characters; this server takes at most {limit}", "input", 413)
+    if where == ("body", "input") and kind in ("string_too_short", "string_pattern_mismatch"):
+        return _bad(state, "text is empty", "input")
+    if where == ("body", "speed") and kind in ("greater_than_equal", "less_than_equal"):
+        return _bad(state, f"speed must be between {MIN_SPEED} and {MAX_SPEED}, got {float(value):g}", "speed")
+    return None
 
 
 def _voice(state: _State, voice: Union[str, dict[str, str]]) -> str:
@@ -291,22 +388,13 @@ def _voice(state: _State, voice: Union[str, dict[str, str]]) -> str:
 
 async def _speech(state: _State, body: SpeechRequest, request: Request) -> Response:
     arrived = time.perf_counter()
-    settings = state.settings
     _require_ready(state)
     assert state.engine is not None
-    from ..engine import MAX_SPEED, MIN_SPEED
-
     if body.model not in (MODEL_ID, *MODEL_ALIASES):
         raise _bad(state, f"unknown model {body.model!r}; valid models: {', '.join((MODEL_ID, *MODEL_ALIASES))}", "model")
     fmt = body.response_format.lower()
     if fmt not in encoders.FORMATS:
         raise _bad(state, f"unsupported response_format {body.response_format!r}; valid formats: {', '.join(encoders.FORMATS)}", "response_format")
-    if not MIN_SPEED <= body.speed <= MAX_SPEED:
-        raise _bad(state, f"speed must be between {MIN_SPEED} and {MAX_SPEED}, got {body.speed:g}", "speed")
-    if len(body.input) > settings.max_input_chars:
-        raise _bad(state, f"input is {len(body.input)} characters; this server takes at most {settings.max_input_chars}", "input", 413)
-    if not body.input.strip():
-        raise _bad(state, "text is empty", "input")
     voice = _voice(state, body.voice)
 
     try:
@@ -343,10 +431,9 @@ async def _speech(state: _State, body: SpeechRequest, request: Request) -> Respo
     if kind == ERROR:
         if isinstance(payload, InputError):
             state.metrics.errors.labels("invalid_request").inc()
-            message = str(payload)
-            if "voice" in message and "valid voices" not in message:
-                message += f"; valid voices: {', '.join(state.voices())}"
-            raise ApiError(400, message, "invalid_request", "voice" if "voice" in message else "input")
+            if isinstance(payload, VoiceError):
+                raise ApiError(400, f"{payload}; valid voices: {', '.join(state.voices())}", "invalid_request", "voice")
+            raise ApiError(400, str(payload), "invalid_request", "input")
         state.metrics.errors.labels("synthesis").inc()
         log.error("vocalize: synthesis failed: %s", payload, exc_info=not isinstance(payload, VocalizeError))
         raise ApiError(500, f"synthesis failed: {payload}", "synthesis_failed")

@@ -1,8 +1,8 @@
 """One speech request's synthesis: :meth:`Engine.stream` on a worker thread, each piece
 encoded there and handed to the event loop as bytes.
 
-Cancelling a job (its client went away) stops it after the piece being waited for: the
-thread closes the stream generator, which cancels the native work not yet started.
+Cancelling a job (its client went away) closes its stream from the event loop's thread at
+once: the inference under way is terminated and the worker thread's loop ends.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from .encoders import Encoder
 
 if TYPE_CHECKING:
-    from ..engine import Engine
+    from ..engine import Engine, Stream
 
 DATA, END, ERROR, CANCELLED = "data", "end", "error", "cancelled"
 
@@ -36,6 +36,7 @@ class Job:
         self.on_done = on_done
         self.items: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self.cancelled = threading.Event()
+        self.stream: "Stream | None" = None
         self.audio_seconds = 0.0
         self.started = 0.0
         self.synthesis_seconds = 0.0  # from the start of synthesis to the last piece
@@ -43,13 +44,17 @@ class Job:
         self.error: BaseException | None = None  # what stopped it, if anything failed
 
     def cancel(self) -> None:
+        """Stops the job from any thread: its stream is closed (see :class:`Stream`)."""
         self.cancelled.set()
+        stream = self.stream
+        if stream is not None:
+            stream.close()
 
     def _put(self, kind: str, payload: Any = None) -> None:
         try:
             self.loop.call_soon_threadsafe(self.items.put_nowait, (kind, payload))
         except RuntimeError:  # the event loop is gone (server shutting down)
-            self.cancelled.set()
+            self.cancel()
 
     def run(self) -> None:
         """Runs on a worker thread. Ends by handing over END, ERROR or CANCELLED."""
@@ -60,15 +65,17 @@ class Job:
             if self.cancelled.is_set():
                 return
             header = self.encoder.start()
-            stream = self.engine.stream(self.text, voice=self.voice, speed=self.speed)
+            stream = self.stream = self.engine.stream(self.text, voice=self.voice, speed=self.speed)
+            if self.cancelled.is_set():  # cancelled while the stream was being opened
+                stream.close()
             for piece in stream:
                 data = self.encoder.encode(piece.samples)
                 if header:
                     data, header = header + data, b""
                 self.audio_seconds += piece.duration
                 self._put(DATA, data)
-                if self.cancelled.is_set():
-                    return
+            if self.cancelled.is_set():
+                return
             self.synthesis_seconds = time.perf_counter() - self.started
             self._put(DATA, header + self.encoder.finish())
             self.completed = True
@@ -76,7 +83,7 @@ class Job:
             error = self.error = e
         finally:
             if stream is not None:
-                stream.close()  # type: ignore[attr-defined]  # a generator: cancels what is not synthesized yet
+                stream.close()
             if not self.completed:
                 self.encoder.abort()
             self._put(*((END, None) if self.completed else (ERROR, error) if error else (CANCELLED, None)))

@@ -45,33 +45,6 @@ pub fn fade_edges(audio: &mut [f32]) {
     }
 }
 
-/// Linear fade-in over the first few milliseconds.
-pub fn fade_in(audio: &mut [f32]) {
-    let n = FADE.min(audio.len());
-    for (i, s) in audio[..n].iter_mut().enumerate() {
-        *s *= i as f32 / n as f32;
-    }
-}
-
-/// Linear fade-out over the last few milliseconds.
-pub fn fade_out(audio: &mut [f32]) {
-    let n = FADE.min(audio.len());
-    let len = audio.len();
-    for (i, s) in audio[len - n..].iter_mut().enumerate() {
-        *s *= (n - 1 - i) as f32 / n as f32;
-    }
-}
-
-/// Fades the start of `audio` from `before` (the same stretch of sound rendered another
-/// way) into `audio`, linearly over `before`'s length.
-pub fn crossfade(audio: &mut [f32], before: &[f32]) {
-    let n = before.len().min(audio.len());
-    for (i, (s, b)) in audio[..n].iter_mut().zip(before).enumerate() {
-        let w = i as f32 / n as f32;
-        *s = b * (1.0 - w) + *s * w;
-    }
-}
-
 /// Samples of silence for a pause of `seconds`.
 pub fn silence(seconds: f32) -> usize {
     if seconds.is_finite() && seconds > 0.0 {

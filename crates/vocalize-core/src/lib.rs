@@ -9,6 +9,7 @@ pub mod error;
 pub mod model;
 pub mod ops;
 pub mod pool;
+mod process;
 pub mod synth;
 pub mod tiny;
 pub mod trace;

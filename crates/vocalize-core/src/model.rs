@@ -18,6 +18,22 @@ pub const TOKENS: &str = "tokens";
 pub const INPUT_IDS: &str = "input_ids";
 pub const STYLE: &str = "style";
 pub const SPEED: &str = "speed";
+/// Output name of the kokoro-onnx export, and of the split decoder.
+pub const AUDIO: &str = "audio";
+
+/// The split graph's tensors (written into the graph by `vocalize/assets/split.py`, which
+/// reads these names from the native module): text features aligned to frames, pitch,
+/// energy, frames per token, and the sine source's starting phase.
+pub const ASR: &str = "asr";
+pub const F0: &str = "f0";
+pub const N: &str = "n";
+pub const DURATIONS: &str = "durations";
+pub const PHASE: &str = "phase";
+/// Inputs and outputs of the split encoder and decoder, in order.
+pub const ENCODER_INPUTS: [&str; 3] = [TOKENS, STYLE, SPEED];
+pub const ENCODER_OUTPUTS: [&str; 4] = [ASR, F0, N, DURATIONS];
+pub const DECODER_INPUTS: [&str; 5] = [ASR, F0, N, STYLE, PHASE];
+pub const DECODER_OUTPUTS: [&str; 1] = [AUDIO];
 
 /// Names a particular export uses for its inputs, found from the session itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,14 +71,10 @@ impl Schema {
 /// How sessions are built.
 #[derive(Debug, Clone)]
 pub struct ModelOptions {
-    /// Intra-op threads of each session.
+    /// Intra-op threads of the session (one session per graph, with every thread: the
+    /// lowest latency; two sessions of one thread gave 3 % more throughput on a paragraph
+    /// for twice the memory).
     pub intra_threads: usize,
-    /// Sessions in the pool, each able to run one inference at a time.
-    pub sessions: usize,
-    /// Keep ONNX Runtime's CPU memory arena. Measured here without it: half the speed and a
-    /// higher peak RSS (every inference's large buffers go through malloc), so it stays on;
-    /// memory is bounded by bounding the chunk length instead.
-    pub arena: bool,
     /// Execution provider, by short name (see [`PROVIDERS`]); `cpu` is always there.
     pub provider: String,
     /// Where ONNX Runtime's optimized graph of this model is kept. Loaded with graph
@@ -73,11 +85,14 @@ pub struct ModelOptions {
     /// The model cut into an encoder and a decoder (see [`SplitFiles`]); `None` runs the
     /// model whole.
     pub split: Option<SplitFiles>,
+    /// A developer's switch: ONNX Runtime writes a per-node profile of each session, named
+    /// after this prefix and the model file, when the session is dropped.
+    pub profile: Option<PathBuf>,
 }
 
 impl Default for ModelOptions {
     fn default() -> Self {
-        Self { intra_threads: 2, sessions: 1, arena: true, provider: "cpu".into(), optimized: None, split: None }
+        Self { intra_threads: 2, provider: "cpu".into(), optimized: None, split: None, profile: None }
     }
 }
 
@@ -120,7 +135,7 @@ pub fn available_providers() -> Result<Vec<String>> {
     unsafe {
         let status = (api.GetAvailableProviders)(&mut names, &mut count);
         if let Some(message) = status_message(status) {
-            return Err(CoreError::Inference(message));
+            return Err(CoreError::inference(message));
         }
         let found = (0..count.max(0) as usize)
             .map(|i| std::ffi::CStr::from_ptr(*names.add(i)).to_string_lossy().into_owned())
@@ -150,7 +165,15 @@ pub struct Model {
 
 enum Graph {
     Whole(Pool<Session>),
-    Split { encoder: Pool<Session>, decoder: Pool<Session>, harmonics: usize },
+    Split(Split),
+}
+
+/// A model cut into an encoder and a decoder (see [`SplitFiles`]), each one session.
+pub struct Split {
+    encoder: Pool<Session>,
+    decoder: Pool<Session>,
+    /// Harmonics of the decoder's sine source: the width of its `phase` input.
+    harmonics: usize,
 }
 
 /// A chunk through the encoder: everything the decoder needs for any window of its frames.
@@ -167,46 +190,35 @@ pub struct Encoded {
 }
 
 impl Model {
-    /// Loads `path` into `options.sessions` sessions of `env` (or, with `options.split`,
-    /// as many of its encoder and of its decoder).
+    /// Loads `path` into a session of `env` (or, with `options.split`, a session of its
+    /// encoder and one of its decoder).
     pub fn load(env: &Environment, path: &Path, options: ModelOptions) -> Result<Self> {
-        let _span = tracing::info_span!("load_model", sessions = options.sessions).entered();
+        let _span = tracing::info_span!("load_model").entered();
         if !path.is_file() {
             return Err(CoreError::model(path, "no such file"));
         }
-        let count = options.sessions.max(1);
-        if let Some(split) = options.split.clone() {
+        if let Some(files) = options.split.clone() {
             let cache = |part: &str| options.optimized.as_deref().map(|p| part_cache(p, part));
             // The two parts load at once: most of a session's creation is reading and
             // preparing weights on one core.
             let (encoder_cache, decoder_cache) = (cache("encoder"), cache("decoder"));
             let (encoder, decoder) = std::thread::scope(|scope| {
-                let decoder = scope.spawn(|| {
-                    (0..count)
-                        .map(|_| Self::session(env, &split.decoder, decoder_cache.as_deref(), &options, true))
-                        .collect::<Result<Vec<_>>>()
-                });
-                let encoder = (0..count)
-                    .map(|_| Self::session(env, &split.encoder, encoder_cache.as_deref(), &options, false))
-                    .collect::<Result<Vec<_>>>();
-                let decoder = decoder.join().unwrap_or_else(|_| Err(CoreError::model(&split.decoder, "loading panicked")));
+                let decoder = scope.spawn(|| Self::session(env, &files.decoder, decoder_cache.as_deref(), &options, true));
+                let encoder = Self::session(env, &files.encoder, encoder_cache.as_deref(), &options, false);
+                let decoder = decoder.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
                 (encoder, decoder)
             });
             let (encoder, decoder) = (encoder?, decoder?);
-            let harmonics = split_layout(&encoder[0], &decoder[0], &split)?;
-            let schema = Schema { tokens: TOKENS.into(), style: STYLE.into(), speed: SPEED.into(), audio: "audio".into() };
-            let graph = Graph::Split { encoder: Pool::new(encoder), decoder: Pool::new(decoder), harmonics };
+            let harmonics = split_layout(&encoder, &decoder, &files)?;
+            let schema = Schema { tokens: TOKENS.into(), style: STYLE.into(), speed: SPEED.into(), audio: AUDIO.into() };
+            let graph = Graph::Split(Split { encoder: Pool::new(vec![encoder]), decoder: Pool::new(vec![decoder]), harmonics });
             return Ok(Self { path: path.to_owned(), schema, options, graph });
         }
-        let mut sessions = Vec::with_capacity(count);
-        for _ in 0..count {
-            sessions.push(Self::session(env, path, options.optimized.as_deref(), &options, false)?);
-        }
-        let first = &sessions[0];
-        let inputs: Vec<&str> = first.inputs().iter().map(|o| o.name()).collect();
-        let outputs: Vec<&str> = first.outputs().iter().map(|o| o.name()).collect();
+        let session = Self::session_of(env, path, options.optimized.as_deref(), &options, false)?;
+        let inputs: Vec<&str> = session.inputs().iter().map(|o| o.name()).collect();
+        let outputs: Vec<&str> = session.outputs().iter().map(|o| o.name()).collect();
         let schema = Schema::detect(&inputs, &outputs, path)?;
-        Ok(Self { path: path.to_owned(), schema, options, graph: Graph::Whole(Pool::new(sessions)) })
+        Ok(Self { path: path.to_owned(), schema, options, graph: Graph::Whole(Pool::new(vec![session])) })
     }
 
     /// A session of `path`; `ops`: with vocalize's custom operators (the split decoder).
@@ -214,18 +226,7 @@ impl Model {
         if !ops {
             return Self::session_of(env, path, cache, options, false);
         }
-        // ONNX Runtime records a custom domain in a process-wide table the first time a
-        // session uses it, with a check-then-insert that fails when two sessions do it at
-        // once: the first session with the domain is created alone.
-        static REGISTERED: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
-        let mut registered = REGISTERED.lock().unwrap_or_else(|e| e.into_inner());
-        if *registered {
-            drop(registered);
-            return Self::session_of(env, path, cache, options, true);
-        }
-        let session = Self::session_of(env, path, cache, options, true)?;
-        *registered = true;
-        Ok(session)
+        crate::process::PROCESS.with_custom_ops(|| Self::session_of(env, path, cache, options, true))
     }
 
     pub(crate) fn session_of(env: &Environment, path: &Path, cache: Option<&Path>, options: &ModelOptions, ops: bool) -> Result<Session> {
@@ -233,7 +234,7 @@ impl Model {
         let Some(cache) = cache else {
             return Self::builder(env, path, options, GraphOptimizationLevel::All, ops)?
                 .commit_from_file(path)
-                .map_err(|e| CoreError::model(path, e));
+                .map_err(|e| CoreError::model_runtime(path, e));
         };
         if let Some(session) = Self::cached_session(env, path, options, cache, ops) {
             return Ok(session);
@@ -245,7 +246,7 @@ impl Model {
         let temp = temp_name(cache);
         let saved = Self::builder(env, path, options, GraphOptimizationLevel::All, ops)?
             .with_optimized_model_path(&temp)
-            .map_err(|e| CoreError::model(path, e))?
+            .map_err(|e| CoreError::model_runtime(path, e))?
             .commit_from_file(path);
         match saved {
             Ok(session) => {
@@ -260,7 +261,7 @@ impl Model {
                 tracing::warn!("cannot save the optimized model to {}: {e}", temp.display());
                 Self::builder(env, path, options, GraphOptimizationLevel::All, ops)?
                     .commit_from_file(path)
-                    .map_err(|e| CoreError::model(path, e))
+                    .map_err(|e| CoreError::model_runtime(path, e))
             }
         }
     }
@@ -293,14 +294,11 @@ impl Model {
     }
 
     fn builder(env: &Environment, path: &Path, options: &ModelOptions, level: GraphOptimizationLevel, ops: bool) -> Result<SessionBuilder> {
-        let fail = |e: ort::Error<SessionBuilder>| CoreError::model(path, e);
-        let mut builder = Session::builder(env).map_err(|e| CoreError::model(path, e))?;
-        if !options.arena {
-            disable_cpu_arena(&mut builder).map_err(|e| CoreError::model(path, e))?;
-        }
+        let fail = |e: ort::Error<SessionBuilder>| CoreError::model_runtime(path, e);
+        let mut builder = Session::builder(env).map_err(|e| CoreError::model_runtime(path, e))?;
         if ops {
             // The split decoder's fused operators (see `crate::ops`).
-            let domain = crate::ops::domain().map_err(|e| CoreError::model(path, e))?;
+            let domain = crate::ops::domain().map_err(|e| CoreError::model_runtime(path, e))?;
             builder = builder.with_operators(domain).map_err(fail)?;
         }
         let builder = builder
@@ -320,15 +318,13 @@ impl Model {
             // byte 1527 ms and 2.40 audio s/s without spinning, 1617 ms and 2.29 with.
             .with_intra_op_spinning(false)
             .map_err(fail)?;
-        // A developer's switch: ONNX Runtime writes a per-node profile, named after the
-        // prefix and the model file, when the session is dropped (`_native.release_models`).
-        let builder = match std::env::var_os("VOCALIZE_PROFILE") {
-            Some(prefix) if !prefix.is_empty() => {
-                let mut prefix = prefix;
+        let builder = match &options.profile {
+            Some(prefix) => {
+                let mut prefix = prefix.clone().into_os_string();
                 prefix.push(format!("-{}", path.file_stem().unwrap_or_default().to_string_lossy()));
                 builder.with_profiling(prefix).map_err(fail)?
             }
-            _ => builder,
+            None => builder,
         };
         with_provider(builder, &options.provider).map_err(|e| CoreError::model(path, e))
     }
@@ -345,19 +341,18 @@ impl Model {
         &self.options
     }
 
-    /// Runs one inference: `tokens` without padding (1..=510 ids), one style row, a speed.
-    /// Returns the raw waveform at 24 kHz.
-    pub fn infer(&self, tokens: &[i64], style: &[f32], speed: f32) -> Result<Vec<f32>> {
-        self.infer_with(tokens, style, speed, crate::pool::NORMAL, None)
-    }
-
-    /// [`Model::infer`], waiting for a session with `priority` (see [`crate::pool`]); `run`
-    /// lets another thread stop the inference midway (`RunOptions::terminate`).
-    pub fn infer_with(&self, tokens: &[i64], style: &[f32], speed: f32, priority: u8, run: Option<&RunOptions>) -> Result<Vec<f32>> {
+    /// Runs one inference: `tokens` without padding (1..=510 ids), one style row, a speed,
+    /// waiting for the session with `priority` (see [`crate::pool`]); `run` lets another
+    /// thread stop the inference midway (`RunOptions::terminate`). Returns the raw
+    /// waveform at 24 kHz (a split model's decoded in one piece).
+    pub fn infer(&self, tokens: &[i64], style: &[f32], speed: f32, priority: u8, run: Option<&RunOptions>) -> Result<Vec<f32>> {
         check_request(tokens, style, speed)?;
-        let Graph::Whole(sessions) = &self.graph else {
-            let encoded = self.encode(tokens, style, speed, priority, run)?;
-            return self.decode(&encoded, 0..encoded.frames, priority, run);
+        let sessions = match &self.graph {
+            Graph::Whole(sessions) => sessions,
+            Graph::Split(split) => {
+                let encoded = split.encode(tokens, style, speed, priority, run)?;
+                return split.decode(&encoded, 0..encoded.frames, priority, run);
+            }
         };
         let padded = padded(tokens);
         let speed = [speed];
@@ -375,18 +370,25 @@ impl Model {
         Ok(audio.to_vec())
     }
 
-    /// Whether the model runs as an encoder and a decoder, so [`Model::encode`] and
-    /// [`Model::decode`] work.
-    pub fn is_split(&self) -> bool {
-        matches!(self.graph, Graph::Split { .. })
+    /// The encoder and decoder, when the model runs split.
+    pub fn split(&self) -> Option<&Split> {
+        match &self.graph {
+            Graph::Split(split) => Some(split),
+            Graph::Whole(_) => None,
+        }
     }
 
-    /// Runs the text side of a split model on one chunk (checked as for [`Model::infer`]).
+    /// Whether the model runs as an encoder and a decoder (see [`Model::split`]).
+    pub fn is_split(&self) -> bool {
+        self.split().is_some()
+    }
+}
+
+impl Split {
+    /// Runs the text side on one chunk (checked as for [`Model::infer`]).
     pub fn encode(&self, tokens: &[i64], style: &[f32], speed: f32, priority: u8, run: Option<&RunOptions>) -> Result<Encoded> {
         check_request(tokens, style, speed)?;
-        let Graph::Split { encoder, .. } = &self.graph else {
-            return Err(CoreError::Inference("encode() needs a split model".into()));
-        };
+        let encoder = &self.encoder;
         let padded = padded(tokens);
         let speed = [speed];
         let mut session = encoder.acquire_with(priority);
@@ -397,16 +399,16 @@ impl Model {
             SPEED => TensorRef::from_array_view(([1usize], &speed[..])).map_err(inference)?,
         ];
         let outputs = run_session(&mut session, inputs, run)?;
-        let (shape, asr) = outputs["asr"].try_extract_tensor::<f32>().map_err(inference)?;
+        let (shape, asr) = outputs[ASR].try_extract_tensor::<f32>().map_err(inference)?;
         let (channels, frames) = match **shape {
             [1, c, f] => (c as usize, f as usize),
-            _ => return Err(CoreError::Inference(format!("the encoder gave asr of shape {shape:?}"))),
+            _ => return Err(CoreError::inference(format!("the encoder gave asr of shape {shape:?}"))),
         };
-        let (_, f0) = outputs["f0"].try_extract_tensor::<f32>().map_err(inference)?;
-        let (_, n) = outputs["n"].try_extract_tensor::<f32>().map_err(inference)?;
-        let (_, durations) = outputs["durations"].try_extract_tensor::<i64>().map_err(inference)?;
+        let (_, f0) = outputs[F0].try_extract_tensor::<f32>().map_err(inference)?;
+        let (_, n) = outputs[N].try_extract_tensor::<f32>().map_err(inference)?;
+        let (_, durations) = outputs[DURATIONS].try_extract_tensor::<i64>().map_err(inference)?;
         if f0.len() != 2 * frames || n.len() != 2 * frames || durations.len() != padded.len() {
-            return Err(CoreError::Inference(format!(
+            return Err(CoreError::inference(format!(
                 "the encoder's outputs disagree: {frames} frames, {} f0, {} n, {} durations for {} ids",
                 f0.len(),
                 n.len(),
@@ -430,9 +432,7 @@ impl Model {
     /// carried in), but each sees only its own frames: give them a few frames of context
     /// on each side and keep the middle.
     pub fn decode(&self, encoded: &Encoded, window: std::ops::Range<usize>, priority: u8, run: Option<&RunOptions>) -> Result<Vec<f32>> {
-        let Graph::Split { decoder, harmonics, .. } = &self.graph else {
-            return Err(CoreError::Inference("decode() needs a split model".into()));
-        };
+        let (decoder, harmonics) = (&self.decoder, &self.harmonics);
         if window.is_empty() || window.end > encoded.frames {
             return Err(CoreError::InvalidInput(format!(
                 "window {window:?} is not within the chunk's {} frames",
@@ -449,16 +449,16 @@ impl Model {
         let mut session = decoder.acquire_with(priority);
         let _span = tracing::info_span!("decode", frames = len).entered();
         let inputs = ort::inputs![
-            "asr" => TensorRef::from_array_view(([1usize, encoded.channels, len], asr.as_slice())).map_err(inference)?,
-            "f0" => TensorRef::from_array_view(([1usize, 2 * len], &encoded.f0[pitch.clone()])).map_err(inference)?,
-            "n" => TensorRef::from_array_view(([1usize, 2 * len], &encoded.n[pitch])).map_err(inference)?,
+            ASR => TensorRef::from_array_view(([1usize, encoded.channels, len], asr.as_slice())).map_err(inference)?,
+            F0 => TensorRef::from_array_view(([1usize, 2 * len], &encoded.f0[pitch.clone()])).map_err(inference)?,
+            N => TensorRef::from_array_view(([1usize, 2 * len], &encoded.n[pitch])).map_err(inference)?,
             STYLE => TensorRef::from_array_view(([1usize, STYLE_DIM], encoded.style.as_slice())).map_err(inference)?,
-            "phase" => TensorRef::from_array_view(([1usize, 1, *harmonics], phase.as_slice())).map_err(inference)?,
+            PHASE => TensorRef::from_array_view(([1usize, 1, *harmonics], phase.as_slice())).map_err(inference)?,
         ];
         let outputs = run_session(&mut session, inputs, run)?;
-        let (_, audio) = outputs["audio"].try_extract_tensor::<f32>().map_err(inference)?;
+        let (_, audio) = outputs[AUDIO].try_extract_tensor::<f32>().map_err(inference)?;
         if audio.len() != len * SAMPLES_PER_FRAME {
-            return Err(CoreError::Inference(format!(
+            return Err(CoreError::inference(format!(
                 "the decoder gave {} samples for {len} frames, expected {}",
                 audio.len(),
                 len * SAMPLES_PER_FRAME
@@ -502,7 +502,7 @@ pub(crate) fn run_session<'r, 'i, 'v: 'i, const N: usize>(
 }
 
 pub(crate) fn inference(e: ort::Error) -> CoreError {
-    CoreError::Inference(e.to_string())
+    CoreError::inference_runtime(e)
 }
 
 fn check_request(tokens: &[i64], style: &[f32], speed: f32) -> Result<()> {
@@ -536,7 +536,7 @@ fn split_layout(encoder: &Session, decoder: &Session, files: &SplitFiles) -> Res
     let names = |values: Vec<&str>| values.join(", ");
     let enc_in: Vec<&str> = encoder.inputs().iter().map(|o| o.name()).collect();
     let enc_out: Vec<&str> = encoder.outputs().iter().map(|o| o.name()).collect();
-    if enc_in != [TOKENS, STYLE, SPEED] || enc_out != ["asr", "f0", "n", "durations"] {
+    if enc_in != ENCODER_INPUTS || enc_out != ENCODER_OUTPUTS {
         return Err(CoreError::model(
             &files.encoder,
             format!("not a vocalize encoder: inputs {}, outputs {}", names(enc_in), names(enc_out)),
@@ -544,13 +544,13 @@ fn split_layout(encoder: &Session, decoder: &Session, files: &SplitFiles) -> Res
     }
     let dec_in: Vec<&str> = decoder.inputs().iter().map(|o| o.name()).collect();
     let dec_out: Vec<&str> = decoder.outputs().iter().map(|o| o.name()).collect();
-    if dec_in != ["asr", "f0", "n", STYLE, "phase"] || dec_out != ["audio"] {
+    if dec_in != DECODER_INPUTS || dec_out != DECODER_OUTPUTS {
         return Err(CoreError::model(
             &files.decoder,
             format!("not a vocalize decoder: inputs {}, outputs {}", names(dec_in), names(dec_out)),
         ));
     }
-    let phase = &decoder.inputs()[4];
+    let phase = decoder.inputs().iter().find(|input| input.name() == PHASE).expect("the decoder's inputs were checked");
     match phase.dtype().tensor_shape().map(|s| s.to_vec()) {
         Some(shape) if shape.len() == 3 && shape[2] > 0 => Ok(shape[2] as usize),
         other => Err(CoreError::model(&files.decoder, format!("the phase input has shape {other:?}"))),
@@ -626,22 +626,6 @@ fn publish(temp: &Path, cache: &Path) -> std::io::Result<()> {
         let _ = std::fs::remove_file(temp);
     }
     result
-}
-
-/// `SessionOptions::DisableCpuMemArena`, which the `ort` crate does not wrap.
-fn disable_cpu_arena(builder: &mut ort::session::builder::SessionBuilder) -> std::result::Result<(), String> {
-    use ort::AsPointer;
-    let api = ort::api();
-    // SAFETY: the builder owns a live OrtSessionOptions; a non-null status is read and freed.
-    unsafe {
-        let status = (api.DisableCpuMemArena)(builder.ptr_mut());
-        if status.0.is_null() {
-            return Ok(());
-        }
-        let message = std::ffi::CStr::from_ptr((api.GetErrorMessage)(status.0)).to_string_lossy().into_owned();
-        (api.ReleaseStatus)(status.0);
-        Err(message)
-    }
 }
 
 #[cfg(test)]

@@ -19,7 +19,6 @@ pub const NORMAL: u8 = 2;
 pub struct Pool<T> {
     state: Mutex<State<T>>,
     returned: Condvar,
-    size: usize,
 }
 
 struct State<T> {
@@ -31,13 +30,8 @@ struct State<T> {
 
 impl<T> Pool<T> {
     pub fn new(items: Vec<T>) -> Self {
-        let size = items.len();
         let state = State { idle: items, waiting: BTreeSet::new(), next_ticket: 0 };
-        Self { state: Mutex::new(state), returned: Condvar::new(), size }
-    }
-
-    pub fn size(&self) -> usize {
-        self.size
+        Self { state: Mutex::new(state), returned: Condvar::new() }
     }
 
     /// Borrows an idle item with [`NORMAL`] priority, waiting for one if all are lent out.

@@ -19,7 +19,9 @@ impl From<NativeError> for PyErr {
         match &err.0 {
             CoreError::InvalidInput(_) => InputError::new_err(err.0.to_string()),
             CoreError::Model { .. } => ModelError::new_err(err.0.to_string()),
-            CoreError::Inference(_) => InferenceError::new_err(err.0.to_string()),
+            CoreError::Inference { .. } => InferenceError::new_err(err.0.to_string()),
+            // A bug, not bad input or a bad model: Python's own error for that.
+            CoreError::Panicked(_) => pyo3::exceptions::PyRuntimeError::new_err(err.0.to_string()),
         }
     }
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
-use vocalize_core::synth::{ChunkInput, ChunkStream, Next};
+use vocalize_core::synth::{Canceller, ChunkInput, ChunkStream, Next};
 use vocalize_core::model::SplitFiles;
 use vocalize_core::{ChunkRequest, Model as CoreModel, ModelOptions, Synthesizer};
 
@@ -31,26 +31,25 @@ fn init(library: &str) -> PyResult<String> {
 /// Loads a Kokoro model, or returns the one already loaded with the same settings.
 /// `optimized` names where ONNX Runtime's optimized graph is cached (read if complete,
 /// written otherwise). `split` is the model's (encoder, decoder) files, when it has been
-/// split for windowed decoding.
+/// split. `profile` is a prefix for ONNX Runtime's per-node profiles (written when the
+/// sessions end: see `release_models`).
 #[pyfunction]
-#[pyo3(signature = (path, threads = 2, sessions = 1, arena = true, provider = "cpu", optimized = None, split = None))]
+#[pyo3(signature = (path, threads = 2, provider = "cpu", optimized = None, split = None, profile = None))]
 fn load_model(
     py: Python<'_>,
     path: &str,
     threads: usize,
-    sessions: usize,
-    arena: bool,
     provider: &str,
     optimized: Option<&str>,
     split: Option<(String, String)>,
+    profile: Option<&str>,
 ) -> PyResult<Model> {
     let options = ModelOptions {
         intra_threads: threads.max(1),
-        sessions: sessions.max(1),
-        arena,
         provider: provider.to_owned(),
         optimized: optimized.map(std::path::PathBuf::from),
         split: split.map(|(encoder, decoder)| SplitFiles { encoder: encoder.into(), decoder: decoder.into() }),
+        profile: profile.map(std::path::PathBuf::from),
     };
     let path = std::path::PathBuf::from(path);
     let model = py.detach(|| state::model(&path, options))?;
@@ -58,7 +57,7 @@ fn load_model(
 }
 
 /// Forgets the models loaded so far (see `state::release_models`); a later `load_model`
-/// loads again. With `VOCALIZE_PROFILE` set, this is what writes the sessions' profiles.
+/// loads again. For models loaded with `profile`, this is what writes the profiles.
 #[pyfunction]
 fn release_models(py: Python<'_>) {
     py.detach(state::release_models);
@@ -139,13 +138,7 @@ impl Model {
         self.core().options().intra_threads
     }
 
-    #[getter]
-    fn sessions(&self) -> usize {
-        self.core().options().sessions
-    }
-
-    /// Whether the model runs as an encoder and a decoder (so streams start with a short
-    /// window of audio).
+    /// Whether the model runs as an encoder and a decoder.
     #[getter]
     fn split(&self) -> bool {
         self.core().is_split()
@@ -160,10 +153,8 @@ impl Model {
 
     /// Synthesizes `chunks` (each `(token_ids, style, speed, pause_after)`) and returns one
     /// float32 array of 24 kHz audio, the chunks trimmed and joined with their pauses.
-    /// `windowed` decodes as `stream` does with it (the same audio).
-    #[pyo3(signature = (chunks, windowed = false))]
-    fn synthesize<'py>(&self, py: Python<'py>, chunks: Vec<ChunkArgs<'py>>, windowed: bool) -> PyResult<Bound<'py, PyArray1<f32>>> {
-        let mut stream = self.synth.start(requests(chunks)?, windowed);
+    fn synthesize<'py>(&self, py: Python<'py>, chunks: Vec<ChunkArgs<'py>>) -> PyResult<Bound<'py, PyArray1<f32>>> {
+        let mut stream = self.synth.start(requests(chunks)?);
         let mut audio = Vec::new();
         while let Some(chunk) = next_chunk(py, &mut stream)? {
             if audio.is_empty() {
@@ -177,21 +168,19 @@ impl Model {
 
     /// Like `synthesize`, but yields each chunk's audio as soon as it is ready. With
     /// `more=True` the stream stays open for `AudioStream.push` until `AudioStream.finish`.
-    /// With `windowed=True` (and a split model) the first chunk starts with a short window,
-    /// so the first audio is out sooner (see vocalize-core's `first_windows`).
-    #[pyo3(signature = (chunks, more = false, windowed = false))]
-    fn stream(&self, chunks: Vec<ChunkArgs<'_>>, more: bool, windowed: bool) -> PyResult<AudioStream> {
-        let mut stream = self.synth.open(windowed);
+    #[pyo3(signature = (chunks, more = false))]
+    fn stream(&self, chunks: Vec<ChunkArgs<'_>>, more: bool) -> PyResult<AudioStream> {
+        let mut stream = self.synth.open();
         for chunk in requests(chunks)? {
             stream.push(chunk);
         }
         let input = if more { stream.take_input() } else { None };
         stream.finish();
-        Ok(AudioStream { inner: Mutex::new(Some(stream)), input: Mutex::new(input) })
+        Ok(AudioStream::new(stream, input))
     }
 
     fn __repr__(&self) -> String {
-        format!("<Model {} threads={} sessions={}>", self.path(), self.threads(), self.sessions())
+        format!("<Model {} threads={} split={}>", self.path(), self.threads(), self.split())
     }
 }
 
@@ -218,11 +207,40 @@ fn without_gil<T: Send>(py: Python<'_>, work: impl Send + FnOnce() -> T) -> T {
 }
 
 /// Iterator over the chunks of one synthesis; closing it cancels the rest.
-#[pyclass(module = "vocalize._native")]
+///
+/// One thread may read it while others push to it or close it: the reader waits for its
+/// chunks without the GIL and with no lock another method needs, and `close` only raises
+/// flags, so it returns at once and the reader's wait ends with the end of the iteration.
+#[pyclass(frozen, module = "vocalize._native")]
 struct AudioStream {
-    inner: Mutex<Option<ChunkStream>>,
-    /// Separate from `inner`, which the reader holds while it waits.
+    /// Taken by the reader for each wait (never with the GIL held).
+    chunks: Mutex<Option<ChunkStream>>,
+    stop: Canceller,
+    /// Separate from `chunks`, which the reader holds while it waits.
     input: Mutex<Option<ChunkInput>>,
+}
+
+impl AudioStream {
+    fn new(stream: ChunkStream, input: Option<ChunkInput>) -> Self {
+        let stop = stream.canceller();
+        Self { chunks: Mutex::new(Some(stream)), stop, input: Mutex::new(input) }
+    }
+
+    /// Waits up to [`SIGNAL_CHECK`] for the next chunk; the stream is dropped once done.
+    fn wait(&self) -> Next {
+        let mut chunks = lock(&self.chunks);
+        let Some(stream) = chunks.as_mut() else { return Next::Done };
+        let next = stream.next_timeout(SIGNAL_CHECK);
+        if matches!(next, Next::Done | Next::Chunk(Err(_))) {
+            *chunks = None;
+        }
+        next
+    }
+}
+
+/// A lock whose holder panicked is still usable: every value behind these stays valid.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[pymethods]
@@ -232,37 +250,50 @@ impl AudioStream {
     }
 
     fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyArray1<f32>>>> {
-        let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(stream) = guard.as_mut() else { return Ok(None) };
-        match next_chunk(py, stream) {
-            Ok(Some(chunk)) => Ok(Some(PyArray1::from_vec(py, chunk))),
-            other => {
-                *guard = None;
-                other.map(|_| None)
+        loop {
+            match without_gil(py, || self.wait()) {
+                Next::Chunk(chunk) => return Ok(Some(PyArray1::from_vec(py, chunk.map_err(to_py)?))),
+                Next::Done => return Ok(None),
+                Next::Pending => {
+                    if let Err(interrupt) = py.check_signals() {
+                        self.stop.cancel();
+                        return Err(interrupt);
+                    }
+                }
             }
         }
     }
 
     /// Adds chunks to a stream opened with `more=True`.
-    fn push(&self, chunks: Vec<ChunkArgs<'_>>) -> PyResult<()> {
+    fn push(&self, py: Python<'_>, chunks: Vec<ChunkArgs<'_>>) -> PyResult<()> {
         let requests = requests(chunks)?;
-        if let Some(input) = self.input.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
-            for chunk in requests {
-                input.push(chunk);
+        without_gil(py, || {
+            if let Some(input) = lock(&self.input).as_ref() {
+                for chunk in requests {
+                    input.push(chunk);
+                }
             }
-        }
+        });
         Ok(())
     }
 
     /// Ends the input of a stream opened with `more=True`.
-    fn finish(&self) {
-        self.input.lock().unwrap_or_else(|e| e.into_inner()).take();
+    fn finish(&self, py: Python<'_>) {
+        without_gil(py, || drop(lock(&self.input).take()));
     }
 
-    /// Cancels the chunks not yet synthesized.
-    fn close(&self) {
-        self.finish();
-        self.inner.lock().unwrap_or_else(|e| e.into_inner()).take();
+    /// Cancels the stream from any thread: the chunks not yet synthesized are dropped, the
+    /// inference under way is terminated, and the iteration ends (a reader waiting in
+    /// `__next__` gets `StopIteration`). Returns at once.
+    fn close(&self, py: Python<'_>) {
+        self.stop.cancel();
+        self.finish(py);
+    }
+
+    /// Whether `close` was called (or the stream failed or was interrupted).
+    #[getter]
+    fn closed(&self) -> bool {
+        self.stop.is_cancelled()
     }
 }
 
@@ -283,6 +314,12 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("SAMPLE_RATE", vocalize_core::SAMPLE_RATE)?;
     m.add("MAX_TOKENS", vocalize_core::MAX_TOKENS)?;
     m.add("STYLE_DIM", vocalize_core::STYLE_DIM)?;
+    m.add("OPS_DOMAIN", vocalize_core::ops::DOMAIN)?;
+    m.add("ENCODER_INPUTS", vocalize_core::model::ENCODER_INPUTS.to_vec())?;
+    m.add("ENCODER_OUTPUTS", vocalize_core::model::ENCODER_OUTPUTS.to_vec())?;
+    m.add("DECODER_INPUTS", vocalize_core::model::DECODER_INPUTS.to_vec())?;
+    m.add("DECODER_OUTPUTS", vocalize_core::model::DECODER_OUTPUTS.to_vec())?;
+    m.add("TOKEN_INPUTS", vec![vocalize_core::model::TOKENS, vocalize_core::model::INPUT_IDS])?;
     state::install_fork_handler();
     Ok(())
 }

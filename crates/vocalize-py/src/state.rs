@@ -31,7 +31,7 @@ static RECORDER: OnceLock<SpanRecorder> = OnceLock::new();
 struct Engine {
     generation: u64,
     runtime: Arc<Runtime>,
-    models: HashMap<(PathBuf, usize, usize, bool, String, Option<SplitFiles>), Arc<Model>>,
+    models: HashMap<(PathBuf, usize, String, Option<SplitFiles>, Option<PathBuf>), Arc<Model>>,
 }
 
 /// The ONNX Runtime environment, loading the library at `library` the first time.
@@ -76,7 +76,7 @@ fn with_engine<T>(f: impl FnOnce(&mut Engine) -> T) -> T {
 /// The model at `path` with `options`, loaded once per process.
 pub fn model(path: &Path, options: ModelOptions) -> PyResult<Arc<Model>> {
     let env = require_environment()?;
-    let key = (path.to_owned(), options.intra_threads, options.sessions, options.arena, options.provider.clone(), options.split.clone());
+    let key = (path.to_owned(), options.intra_threads, options.provider.clone(), options.split.clone(), options.profile.clone());
     if let Some(model) = with_engine(|e| e.models.get(&key).cloned()) {
         return Ok(model);
     }
