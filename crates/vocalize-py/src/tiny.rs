@@ -18,16 +18,18 @@ use crate::{state, without_gil};
 #[pyo3(signature = (path, threads = 1, sessions = 1))]
 fn load_tiny(py: Python<'_>, path: &str, threads: usize, sessions: usize) -> PyResult<TinyModel> {
     let env = state::require_environment()?;
-    let options = ModelOptions { intra_threads: threads.max(1), sessions: sessions.max(1), ..ModelOptions::default() };
+    let options = ModelOptions { intra_threads: threads.max(1), ..ModelOptions::default() };
     let path = PathBuf::from(path);
-    let model = without_gil(py, || CoreTiny::load(env, &path, options)).map_err(to_py)?;
-    Ok(TinyModel { model: Arc::new(model) })
+    let sessions = sessions.max(1);
+    let model = without_gil(py, || CoreTiny::load(env, &path, options, sessions)).map_err(to_py)?;
+    Ok(TinyModel { model: Arc::new(model), sessions })
 }
 
 /// The tiny model and its vocoder.
 #[pyclass(frozen, module = "vocalize._native")]
 struct TinyModel {
     model: Arc<CoreTiny>,
+    sessions: usize,
 }
 
 #[pymethods]
@@ -44,7 +46,7 @@ impl TinyModel {
 
     #[getter]
     fn sessions(&self) -> usize {
-        self.model.options().sessions
+        self.sessions
     }
 
     /// Audio for `ids` (Kokoro's phoneme ids, without the pads) at `speed`: float32 samples

@@ -62,7 +62,7 @@ impl Spectrum {
         let size = BINS * self.frames;
         let parts = [&self.lh, &self.theta, &self.ln, &self.lr, &self.phi];
         if self.frames == 0 || parts.iter().any(|p| p.len() != size) || self.f0.len() != self.frames {
-            return Err(CoreError::Inference(format!(
+            return Err(CoreError::inference(format!(
                 "the tiny model's outputs disagree: {} frames, parts of {:?} values, {} pitch values",
                 self.frames,
                 parts.map(|p| p.len()),
@@ -141,7 +141,7 @@ impl Vocoder {
         ];
         let blocks = N_FFT / HOP;
         let mut sum = vec![0f32; (frames + blocks - 1) * HOP];
-        let fft_failed = |e: realfft::FftError| CoreError::Inference(format!("transform failed: {e}"));
+        let fft_failed = |e: realfft::FftError| CoreError::inference(format!("transform failed: {e}"));
         for frame in 0..frames {
             // The frame centred on sample frame * HOP of the pulse train.
             let source = &source[frame * HOP..frame * HOP + N_FFT];

@@ -41,17 +41,17 @@ pub struct TinyModel {
 }
 
 impl TinyModel {
-    /// Loads `path` into `options.sessions` sessions of `env`, built as Kokoro's are
-    /// (threads, arena, provider, cached optimized graph). The tiny model is never split.
-    pub fn load(env: &Environment, path: &Path, options: ModelOptions) -> Result<Self> {
-        let _span = tracing::info_span!("load_tiny_model", sessions = options.sessions).entered();
+    /// Loads `path` into `sessions` sessions of `env`, built as Kokoro's are (threads,
+    /// provider, cached optimized graph). The tiny model is never split.
+    pub fn load(env: &Environment, path: &Path, options: ModelOptions, sessions: usize) -> Result<Self> {
+        let _span = tracing::info_span!("load_tiny_model", sessions).entered();
         if options.split.is_some() {
             return Err(CoreError::InvalidInput("the tiny model cannot be split".into()));
         }
         if !path.is_file() {
             return Err(CoreError::model(path, "no such file"));
         }
-        let sessions = (0..options.sessions.max(1))
+        let sessions = (0..sessions.max(1))
             .map(|_| Model::session_of(env, path, options.optimized.as_deref(), &options, false))
             .collect::<Result<Vec<_>>>()?;
         check_layout(&sessions[0], path)?;
@@ -101,12 +101,12 @@ impl TinyModel {
             let f = match (name, &**shape) {
                 ("f0", [1, f]) => *f,
                 (_, [1, bins, f]) if *bins as usize == dsp::BINS => *f,
-                _ => return Err(CoreError::Inference(format!("the tiny model gave {name} of shape {shape:?}"))),
+                _ => return Err(CoreError::inference(format!("the tiny model gave {name} of shape {shape:?}"))),
             };
             if name == OUTPUTS[0] {
                 frames = f as usize;
             } else if f as usize != frames {
-                return Err(CoreError::Inference(format!("the tiny model gave {name} of {f} frames, lh of {frames}")));
+                return Err(CoreError::inference(format!("the tiny model gave {name} of {f} frames, lh of {frames}")));
             }
             parts.push(data.to_vec());
         }
