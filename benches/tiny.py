@@ -3,9 +3,10 @@ numpy pipeline, on the same phoneme ids in the same process, runs alternating so
 the same machine load.
 
 Measures, from phoneme ids to audio (hibari's G2P gives the ids of both, outside the
-timings): warm "Hello, world!", the first sentence of a 130-word paragraph, and the real-time
-factor of the whole paragraph on one intra-op thread and on two; then the peak RSS of a new
-process that loads each and synthesizes the paragraph. Prints medians and the ratios.
+timings): warm "Hello, world!", the first sentence of a 130-word paragraph (and, on one
+thread, how it splits between the model and the vocoder), and the real-time factor of the
+whole paragraph on one intra-op thread and on two; then the peak RSS of a new process that
+loads each and synthesizes the paragraph. Prints medians and the ratios.
 
     python benches/tiny.py [--runs 15]
 """
@@ -88,6 +89,37 @@ def child_rss(which: str, model: Path, ids: list[list[int]]) -> float:
     return float(done.stdout)
 
 
+def split(runs: int, tiny, hibari, ids: list[int]) -> None:
+    """Where the first sentence's time goes: the model's inference and the vocoder, each
+    pipeline's own (vocalize's from its timing spans)."""
+    import numpy as np
+    from hibari import dsp
+
+    from vocalize import _native
+
+    _native.enable_tracing()
+    _native.take_spans()
+    spans: dict[str, list[float]] = {"tiny_inference": [], "vocoder": []}
+    model_s, dsp_s = [], []
+    feed = {"ids": np.asarray([[0, *ids, 0]], np.int64), "speed": np.asarray([1.0], np.float32)}
+    rng = np.random.default_rng(0)
+    for _ in range(runs):
+        tiny.synthesize(ids, 1.0, seed=0)
+        for _id, _parent, name, _fields, _start, duration in _native.take_spans():
+            if name in spans:
+                spans[name].append(duration / 1e9)
+        start = time.perf_counter()
+        outputs = [o[0] for o in hibari.sess.run(None, feed)]
+        model_s.append(time.perf_counter() - start)
+        dsp_s.append(timed(lambda: dsp.synth(*outputs, rng)))
+    for label, a, b in (
+        ("  of which the model", spans["tiny_inference"], model_s),
+        ("  of which the vocoder", spans["vocoder"], dsp_s),
+    ):
+        a, b = statistics.median(a), statistics.median(b)
+        print(f"{label:34} {a * 1e3:8.1f}ms {b * 1e3:8.1f}ms {b / a:17.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=15)
@@ -132,6 +164,8 @@ def main() -> None:
             t = alternate(args.runs, {"vocalize": ours(chunks), "hibari": theirs(chunks)})
             a, b = statistics.median(t["vocalize"]), statistics.median(t["hibari"])
             print(f"{label:34} {a * 1e3:8.1f}ms {b * 1e3:8.1f}ms {b / a:17.2f}x")
+        if threads == 1:
+            split(args.runs, tiny, hibari, sentences[0])
         audio_s = sum(len(x) for x in ours(sentences)()) / 24000
         t = alternate(max(3, args.runs // 3), {"vocalize": ours(sentences), "hibari": theirs(sentences)})
         a, b = audio_s / statistics.median(t["vocalize"]), audio_s / statistics.median(t["hibari"])
