@@ -34,6 +34,7 @@ def test_longer_text_gives_proportionally_longer_audio(engine):
     assert long.duration > 4 * short.duration
 
 
+@pytest.mark.slow
 def test_long_text_is_split_and_never_truncated(engine):
     # About 150 words in one sentence without punctuation: far beyond one 510-token input.
     words = ("alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima " * 12).strip()
@@ -53,6 +54,7 @@ def test_speed_changes_duration(engine):
     assert fast.duration < 0.8 * normal.duration
 
 
+@pytest.mark.slow
 def test_every_embedded_voice_speaks():
     names = vocalize.voices()
     assert names == ["jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo"]

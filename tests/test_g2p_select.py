@@ -1,5 +1,6 @@
 """Choosing the English G2P: hibari (default) or ttstokenizer, from the API and the CLI."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -7,10 +8,12 @@ import pytest
 import vocalize
 from conftest import run_cli
 
-NLTK_DATA = Path(__file__).resolve().parents[2] / "shared" / "nltk_data"
-pytestmark = pytest.mark.skipif(not NLTK_DATA.is_dir(), reason="the shared NLTK data folder is not beside the repo")
+# NLTK's tagger data: NLTK_DATA, else the shared folder beside the repo.
+NLTK_DATA = Path(os.environ.get("NLTK_DATA") or Path(__file__).resolve().parents[2] / "shared" / "nltk_data")
+needs_nltk_data = pytest.mark.skipif(not NLTK_DATA.is_dir(), reason=f"no NLTK data at {NLTK_DATA} (set NLTK_DATA)")
 
 
+@needs_nltk_data
 def test_ttstokenizer_from_the_api(monkeypatch):
     monkeypatch.setenv("NLTK_DATA", str(NLTK_DATA))
     engine = vocalize.Engine(g2p="ttstokenizer", voice_lang="en-us")
@@ -19,6 +22,7 @@ def test_ttstokenizer_from_the_api(monkeypatch):
     assert engine.synthesize("Hello there.").duration > 0.5
 
 
+@needs_nltk_data
 def test_ttstokenizer_from_the_cli(tmp_path):
     result = run_cli("phonemize", "--g2p", "ttstokenizer", "The cat sat.", env={"NLTK_DATA": str(NLTK_DATA)})
     assert result.returncode == 0, result.stderr

@@ -65,8 +65,12 @@ def test_markup_alone_is_nothing_to_speak(frontend):
 
 
 def test_unbalanced_markup_is_read_as_text(frontend):
+    plain = frontend.phonemize("Say please.")
     for text in ["[pause: now", "<break time=", "[Kokoro](/kˈOk", "[link](", "<<>>[[]]"]:
-        frontend.chunks(f"Say {text} please.")  # no exception
+        (chunk,) = frontend.chunks(f"Say {text} please.")
+        # One chunk of the text as written (no pause cut it), and the markup is spoken.
+        assert chunk.text == f"Say {text} please." and chunk.pause_after == 0.0
+        assert len(frontend.phonemize(f"Say {text} please.")) > len(plain)
 
 
 def test_inline_pronunciation_is_used(frontend):

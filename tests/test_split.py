@@ -54,6 +54,7 @@ def test_the_decoder_fuses_activations_and_normalizations(parts):
     assert any(o.domain == "ai.vocalize" for o in decoder.opset_import)
 
 
+@pytest.mark.slow
 def test_the_fused_decoder_sounds_as_the_whole_model(engine):
     """The split model with fused activations against the model run whole, on the same
     chunks: same length, and the same waveform up to the int8 graph's own rounding (a

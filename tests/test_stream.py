@@ -93,6 +93,7 @@ def test_closing_a_stream_terminates_its_running_inference(engine):
     assert engine.synthesize("Next request.").duration > 0.5
 
 
+@pytest.mark.slow
 def test_a_stream_left_open_at_exit_exits_cleanly(tmp_path):
     """A generator never closed, its inference still running at interpreter exit: the
     process exits at once with status 0 and nothing from ONNX Runtime on stderr."""
@@ -211,6 +212,7 @@ def test_astream_closed_before_it_opens(engine):
     assert asyncio.run(run()) == []
 
 
+@pytest.mark.slow
 def test_two_threads_stream_at_once(engine, whole):
     results: dict[int, np.ndarray] = {}
 

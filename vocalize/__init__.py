@@ -13,17 +13,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .errors import (
-    AssetError,
-    AudioDeviceError,
-    InferenceError,
-    InputError,
-    ModelError,
-    OutputError,
-    RuntimeLibraryError,
-    VocalizeError,
-    VoiceError,
-)
+from . import errors as _errors
+from .errors import *  # noqa: F403  (every exception class: see errors.__all__)
 
 __version__ = "0.1.0"
 
@@ -34,15 +25,7 @@ __all__ = [
     "AsyncStream",
     "voices",
     "SAMPLE_RATE",
-    "VocalizeError",
-    "InputError",
-    "VoiceError",
-    "AssetError",
-    "ModelError",
-    "RuntimeLibraryError",
-    "InferenceError",
-    "AudioDeviceError",
-    "OutputError",
+    *_errors.__all__,
     "__version__",
 ]
 

@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import AssetError, RuntimeLibraryError
+# The one atomic writer (raises OSError); the text frontend's cache imports it from here.
+from .output import replace_atomically as write_atomic_bytes
 
 if TYPE_CHECKING:
     import numpy as np
@@ -152,17 +154,13 @@ def find_optimized_model_path(model: Path, library: Path, provider: str = "cpu")
     changed input gives a new name, so a stale graph is never loaded."""
     if provider != "cpu":
         return None
+    identity = model_identity(model)
     try:
-        st, lib = model.stat(), library.stat()
+        lib = library.stat()
     except OSError:
         return None
-    if model == cache_dir() / MODEL_FILE:
-        try:
-            identity = (data_dir() / "model.sha256").read_text().split()[0]
-        except (OSError, IndexError, AssetError):
-            identity = f"{model}:{st.st_size}:{st.st_mtime_ns}"
-    else:
-        identity = f"{model}:{st.st_size}:{st.st_mtime_ns}"
+    if identity is None:
+        return None
     key = "\n".join(
         [str(OPTIMIZED_FORMAT), identity, f"{library}:{lib.st_size}:{lib.st_mtime_ns}", provider, _cpu_signature()]
     )
@@ -175,6 +173,21 @@ def find_optimized_model_path(model: Path, library: Path, provider: str = "cpu")
         return None
     digest = hashlib.sha256(key.encode()).hexdigest()[:20]
     return folder / f"{model.stem}-{digest}.onnx"
+
+
+def model_identity(model: Path) -> str | None:
+    """What names a model's derived files (its split, its optimized graphs): the embedded
+    model's sha256, else the file's path, size and mtime; None when it cannot be read."""
+    try:
+        st = model.stat()
+    except OSError:
+        return None
+    if model == cache_dir() / MODEL_FILE:
+        try:
+            return (data_dir() / "model.sha256").read_text().split()[0]
+        except (OSError, IndexError, AssetError):
+            pass
+    return f"{model}:{st.st_size}:{st.st_mtime_ns}"
 
 
 def _cpu_signature() -> str:
@@ -230,25 +243,9 @@ def _assemble(parts: list[Path], target: Path, stamp: Path, expected: str) -> No
             )
         os.chmod(tmp, 0o644)
         os.replace(tmp, target)
-        _write_atomic(stamp, _stamp_text(target, expected))
+        write_atomic_bytes(stamp, _stamp_text(target, expected).encode())
     except OSError as e:
         raise AssetError(f"cannot write the model to {target}: {e.strerror or e}; set VOCALIZE_CACHE to a writable folder") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    write_atomic_bytes(path, text.encode())
-
-
-def write_atomic_bytes(path: Path, data: bytes) -> None:
-    """Writes ``data`` beside ``path`` under a temporary name, then renames it into place."""
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

@@ -79,13 +79,14 @@ def _frontend(lang: str, g2p: str = "hibari", alphabet: str = "misaki") -> "Fron
         return frontend
 
 
-PROVIDERS = ("cpu", "cuda", "tensorrt", "rocm", "coreml", "openvino", "xnnpack")
-
-
 def _check_provider(provider: str) -> str:
+    """The short name of ``provider``, checked against the native engine's list."""
+    from . import _native
+
+    known = [short for short, _ in _native.known_providers()]
     name = str(provider).lower().removesuffix("executionprovider")
-    if name not in PROVIDERS:
-        raise InputError(f"unknown execution provider {provider!r}; choose from {', '.join(PROVIDERS)}")
+    if name not in known:
+        raise InputError(f"unknown execution provider {provider!r}; choose from {', '.join(known)}")
     return name
 
 
@@ -209,8 +210,7 @@ class Engine:
                 if optimized:
                     # The parts' optimized graphs are named after the split too, so a split
                     # of a newer format never loads the graphs optimized from an older one.
-                    version = parts[0].name.split(".encoder")[0].rsplit("-", 1)[-1]
-                    cached = optimized.with_name(f"{optimized.stem}-{version}{optimized.suffix}")
+                    cached = optimized.with_name(f"{optimized.stem}-{split.digest(path)}{optimized.suffix}")
                     return load(split=(str(parts[0]), str(parts[1])), optimized=str(cached))
                 return load(split=(str(parts[0]), str(parts[1])))
             except ModelError as e:

@@ -64,23 +64,27 @@ class AtomicFile:
             self.discard()
 
 
-def write_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Writes ``data`` to a temporary file beside ``path`` and renames it into place, so a
-    failure never leaves a partial file."""
+def replace_atomically(path: str | os.PathLike[str], data: bytes) -> Path:
+    """The one atomic writer: ``data`` goes to a hidden temporary file beside ``path``
+    (``.NAME.XXXX.part``), made readable by all (0644, as :class:`AtomicFile` does), then is
+    renamed into place. Raises ``OSError``, leaving nothing behind."""
     target = Path(path).expanduser()
     folder = target.parent if str(target.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=folder)
-    except OSError as e:
-        raise OutputError(f"cannot write {target}: {e.strerror or e}") from None
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.chmod(tmp, 0o644)
         os.replace(tmp, target)
-    except OSError as e:
-        raise OutputError(f"cannot write {target}: {e.strerror or e}") from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return target
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
+    """:func:`replace_atomically`, its failure an :class:`~vocalize.OutputError`."""
+    try:
+        return replace_atomically(path, data)
+    except OSError as e:
+        raise OutputError(f"cannot write {Path(path).expanduser()}: {e.strerror or e}") from None

@@ -61,22 +61,22 @@ def discard(model: Path) -> None:
             log.warning("cannot delete %s: %s", path, e)
 
 
-def split_paths(model: Path) -> tuple[Path, Path] | None:
-    """Where the split of ``model`` is kept: named by a digest of the model (its checksum
-    when it is the embedded one, else its path, size and mtime) and :data:`SPLIT_FORMAT`."""
-    try:
-        st = model.stat()
-    except OSError:
+def digest(model: Path) -> str | None:
+    """What names the split of ``model`` (and the optimized graphs of its parts): a digest of
+    :func:`~vocalize.assets.model_identity` and :data:`SPLIT_FORMAT`."""
+    identity = assets.model_identity(model)
+    if identity is None:
         return None
-    identity = f"{model}:{st.st_size}:{st.st_mtime_ns}"
-    if model == assets.cache_dir() / assets.MODEL_FILE:
-        try:
-            identity = (assets.data_dir() / "model.sha256").read_text().split()[0]
-        except (OSError, IndexError, assets.AssetError):
-            pass
-    digest = hashlib.sha256(f"{SPLIT_FORMAT}\n{identity}".encode()).hexdigest()[:20]
+    return hashlib.sha256(f"{SPLIT_FORMAT}\n{identity}".encode()).hexdigest()[:20]
+
+
+def split_paths(model: Path) -> tuple[Path, Path] | None:
+    """Where the split of ``model`` is kept, named by its :func:`digest`."""
+    name = digest(model)
+    if name is None:
+        return None
     folder = assets.cache_dir() / "split"
-    return folder / f"{model.stem}-{digest}.encoder.onnx", folder / f"{model.stem}-{digest}.decoder.onnx"
+    return folder / f"{model.stem}-{name}.encoder.onnx", folder / f"{model.stem}-{name}.decoder.onnx"
 
 
 def _find_or_build(model: Path) -> tuple[Path, Path] | None:

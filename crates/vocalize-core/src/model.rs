@@ -533,28 +533,26 @@ fn padded(tokens: &[i64]) -> Vec<i64> {
 /// Checks a split model's two sessions have the inputs and outputs [`Model::encode`] and
 /// [`Model::decode`] use; returns the harmonic count of the phase input.
 fn split_layout(encoder: &Session, decoder: &Session, files: &SplitFiles) -> Result<usize> {
-    let names = |values: Vec<&str>| values.join(", ");
-    let enc_in: Vec<&str> = encoder.inputs().iter().map(|o| o.name()).collect();
-    let enc_out: Vec<&str> = encoder.outputs().iter().map(|o| o.name()).collect();
-    if enc_in != ENCODER_INPUTS || enc_out != ENCODER_OUTPUTS {
-        return Err(CoreError::model(
-            &files.encoder,
-            format!("not a vocalize encoder: inputs {}, outputs {}", names(enc_in), names(enc_out)),
-        ));
-    }
-    let dec_in: Vec<&str> = decoder.inputs().iter().map(|o| o.name()).collect();
-    let dec_out: Vec<&str> = decoder.outputs().iter().map(|o| o.name()).collect();
-    if dec_in != DECODER_INPUTS || dec_out != DECODER_OUTPUTS {
-        return Err(CoreError::model(
-            &files.decoder,
-            format!("not a vocalize decoder: inputs {}, outputs {}", names(dec_in), names(dec_out)),
-        ));
-    }
+    check_names(encoder, &ENCODER_INPUTS, &ENCODER_OUTPUTS, &files.encoder, "encoder")?;
+    check_names(decoder, &DECODER_INPUTS, &DECODER_OUTPUTS, &files.decoder, "decoder")?;
     let phase = decoder.inputs().iter().find(|input| input.name() == PHASE).expect("the decoder's inputs were checked");
     match phase.dtype().tensor_shape().map(|s| s.to_vec()) {
         Some(shape) if shape.len() == 3 && shape[2] > 0 => Ok(shape[2] as usize),
         other => Err(CoreError::model(&files.decoder, format!("the phase input has shape {other:?}"))),
     }
+}
+
+/// Checks that `session` (the `part` of a split model at `path`) has these inputs and outputs.
+fn check_names(session: &Session, inputs: &[&str], outputs: &[&str], path: &Path, part: &str) -> Result<()> {
+    let found_in: Vec<&str> = session.inputs().iter().map(|o| o.name()).collect();
+    let found_out: Vec<&str> = session.outputs().iter().map(|o| o.name()).collect();
+    if found_in != inputs || found_out != outputs {
+        return Err(CoreError::model(
+            path,
+            format!("not a vocalize {part}: inputs {}, outputs {}", found_in.join(", "), found_out.join(", ")),
+        ));
+    }
+    Ok(())
 }
 
 /// Where the optimized graph of one part of a split model is cached, beside `cache`.
