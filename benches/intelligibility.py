@@ -175,7 +175,7 @@ def main() -> None:
                 heard = listener.hear(samples)
                 mos = None if args.no_dnsmos else dnsmos(samples)
                 errors = tally.add(ref, listener.words(heard), mos)
-                row[name] = {"heard": heard, "errors": errors}
+                row[name] = {"heard": heard, "errors": errors, "dnsmos": mos}
                 if args.show:
                     print(f"{errors:2d} {name:11s} {text}\n{'':15s}{heard}")
             record.append(row)

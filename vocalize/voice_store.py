@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from . import assets, hub
-from .errors import AssetError, OutputError, VoiceError
+from .errors import AssetError, InputError, OutputError, VoiceError
 
 if TYPE_CHECKING:
     import numpy as np
