@@ -458,8 +458,9 @@ def voice_language(spec: str | os.PathLike[str], voices_file: str | os.PathLike[
     """The language (a Kokoro voice-name letter) of a voice spec, or None when unknown.
 
     A name tells it by Kokoro's convention (``jm_kumo``: ``j``); a blend speaks as its
-    heaviest part (the first of equals); a voice file, or a voice of the user folder, by a
-    ``.json`` beside it holding ``{"lang": "a"}`` (or ``"en-us"``, ...)."""
+    heaviest part (the first of equals); a voice file, a voices file's voice, or a voice of
+    the user folder, by a ``.json`` beside the file holding ``{"lang": "a"}`` (or ``"en-us"``,
+    ...)."""
     try:
         parts = parse(os.fspath(spec))
     except InputError:
@@ -470,6 +471,10 @@ def voice_language(spec: str | os.PathLike[str], voices_file: str | os.PathLike[
     prefix = ref.split("_", 1)[0]
     if len(prefix) == 2 and "_" in ref and prefix[0] in LANGUAGES:
         return prefix[0]
+    if voices_file is not None:
+        told = _sidecar_language(Path(voices_file).expanduser())
+        if told is not None:
+            return told
     user = _user_index().get(ref)
     return _sidecar_language(user) if user is not None else None
 
