@@ -170,3 +170,10 @@ def test_a_non_kokoro_onnx_model_is_refused(tmp_path):
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
     with pytest.raises(vocalize.ModelError, match="not a Kokoro model"):
         _native.load_model(str(path))
+
+
+def test_python_and_native_agree_on_the_shared_limits():
+    """Voice files are read (with numpy, before the native module loads) with the widths
+    the native engine takes: one style row per token count, STYLE_DIM values each."""
+    assert (assets.VOICE_ROWS, assets.STYLE_DIM) == (_native.MAX_TOKENS, _native.STYLE_DIM)
+    assert _native.ENCODER_OUTPUTS[:3] == _native.DECODER_INPUTS[:3]

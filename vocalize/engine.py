@@ -501,6 +501,11 @@ class AsyncStream:
             raise StopAsyncIteration
         try:
             audio = await asyncio.get_running_loop().run_in_executor(self._worker, self._next)
+        except RuntimeError:
+            if self._closed:  # closed from another thread as this wait was being scheduled
+                raise StopAsyncIteration from None
+            self.close()
+            raise
         except BaseException:
             self.close()
             raise

@@ -20,6 +20,7 @@ import re
 from pathlib import Path
 from typing import Iterable
 
+from .assets import STYLE_DIM, VOICE_ROWS
 from .errors import AssetError, InputError, ModelError
 
 REPO_ID = "onnx-community/Kokoro-82M-v1.0-ONNX"
@@ -33,7 +34,7 @@ MODEL_FILES = {
     "int8": "onnx/model_quantized.onnx",
 }
 
-VOICE_ROWS, STYLE_DIM = 510, 256
+# A voice file of the Hub: raw float32, one style row per token count.
 VOICE_BYTES = VOICE_ROWS * STYLE_DIM * 4
 
 # The voices of Kokoro-82M v1.0 (hexgrad/Kokoro-82M VOICES.md), each `voices/<name>.bin` in
