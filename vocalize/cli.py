@@ -129,8 +129,14 @@ def speak(
         if output is not None and output != "-" and documents.is_folder(output):
             from .engine import Engine
 
-            engine = Engine(voice=voice, speed=speed, model=model, voices=voices_file, lang=lang, threads=threads, g2p=g2p, provider=provider)
-            settings = {"voice": engine.voice, "speed": engine.speed, "lang": engine.lang, "g2p": g2p, "model": model, "voices": voices_file}
+            engine = Engine(
+                voice=voice, speed=speed, model=model, voices=voices_file, lang=lang, threads=threads, g2p=g2p,
+                provider=provider, voice_lang=voice_lang,
+            )
+            settings = {
+                "voice": engine.voice, "speed": engine.speed, "lang": engine.lang, "g2p": g2p, "model": model,
+                "voices": voices_file, "voice_lang": engine.voice_lang,
+            }
             documents.speak_book(engine, chapters, count, output, fmt, force, settings, documents.book_title(path))
             return
         text = documents.joined(chapters)
