@@ -339,14 +339,16 @@ def voice_schema(names: list[str]) -> dict[str, Any]:
     """The JSON schema of a request's ``voice`` on a server with the voices ``names``: one
     of them or of OpenAI's names, a blend of them with positive weights, or ``{"id": ...}``."""
     one = {"type": "string", "enum": sorted({*names, *OPENAI_VOICES})}
+    # Other keys are allowed (and ignored) if they are strings, as the request model takes them.
+    by_id = {"type": "object", "properties": {"id": one}, "required": ["id"], "additionalProperties": {"type": "string"}}
     if not names:
-        return {"anyOf": [one, {"type": "object", "properties": {"id": one}, "required": ["id"]}]}
+        return {"anyOf": [one, by_id]}
     name = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
     # Positive weights only (a zero weight is refused), and spaces and tabs only: JSON
     # Schema's and Python's notions of white space differ.
     positive = r"0*[1-9]\d*(?:\.\d+)?|0+\.\d*[1-9]\d*"
     blend = {"type": "string", "pattern": "^" + blend_grammar(name, positive, "[ \t]*") + "$"}
-    return {"anyOf": [one, blend, {"type": "object", "properties": {"id": one}, "required": ["id"]}]}
+    return {"anyOf": [one, blend, by_id]}
 
 
 def _limit_error(state: _State, errors: Any) -> ApiError | None:
