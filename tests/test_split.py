@@ -66,10 +66,10 @@ def test_the_fused_decoder_sounds_as_the_whole_model(engine):
     assert split_model.split
     whole = _native.load_model(str(assets.default_model()), 2, provider="cpu", optimized=None)
     assert not whole.split
-    style, rate, _ = engine._request("x", None, None, None)
+    style, rate, _, frontend = engine._request("x", None, None, None)
     # Chunks under 2.5 s are decoded whole (longer ones start a little before their speech).
     for text in ["Several engineers met.", "Send me the report today."]:
-        requests = _requests(engine._chunks(text, False), style, rate)
+        requests = _requests(engine._chunks(text, False, frontend), style, rate)
         a, b = np.asarray(split_model.synthesize(requests)), np.asarray(whole.synthesize(requests))
         assert len(a) == len(b) > 24000
         snr = 10 * np.log10(np.sum(b**2) / np.sum((a - b) ** 2))
@@ -95,9 +95,9 @@ def test_a_long_chunk_decoded_from_before_its_speech_sounds_as_the_whole_model(e
 
     split_model = engine._model()
     whole = _native.load_model(str(assets.default_model()), 2, provider="cpu", optimized=None)
-    style, rate, _ = engine._request("x", None, None, None)
+    style, rate, _, frontend = engine._request("x", None, None, None)
     text = "Several engineers reviewed the design before lunch."
-    requests = _requests(engine._chunks(text, False), style, rate)
+    requests = _requests(engine._chunks(text, False, frontend), style, rate)
     assert len(requests) == 1
     a, b = np.asarray(split_model.synthesize(requests)), np.asarray(whole.synthesize(requests))
     assert len(b) > 2.5 * 24000 and abs(len(a) - len(b)) <= 1200

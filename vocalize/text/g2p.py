@@ -300,7 +300,7 @@ class _SubjectVerbTagger:
         singular = subject in _SINGULAR_SUBJECTS or tags[i - 1] in ("NN", "NNP")
         if singular or any(w in _PAST_WORDS for w in lower) or "VBD" in others:
             return "VBD"
-        if any(w in _PRESENT_WORDS for w in lower) or any(t in ("VBZ", "VBP", "MD") for t in others):
+        if any(w in _PRESENT_WORDS for w in lower) or any(t in ("VBZ", "VBP") for t in others):
             return "VB"
         return tags[i]
 
