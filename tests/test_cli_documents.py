@@ -105,7 +105,9 @@ def test_a_document_becomes_a_folder_of_chapters_and_a_second_run_resumes(engine
     assert f"2 chapters into {out}/: 2 written;" in first.stderr
     manifest = json.loads((out / "book.json").read_text())
     assert manifest["title"] == "alice" and [e["number"] for e in manifest["chapters"]] == [9, 10]
-    assert manifest["settings"] == {"voice": "jm_kumo", "speed": 1.0, "lang": "en-us", "g2p": "hibari", "model": None, "voices": None}
+    assert manifest["settings"] == {
+        "voice": "jm_kumo", "speed": 1.0, "lang": "en-us", "g2p": "hibari", "model": None, "voices": None, "voice_lang": None,
+    }
     stamp = (out / "10 Who Stole the Tarts.wav").stat().st_mtime_ns
     again = invoke(str(book), "-o", str(out), "--chapters", "10")
     assert again.exit_code == 0 and "0 written, 1 unchanged and kept" in again.stderr
