@@ -17,12 +17,17 @@ CTranslate2 layout, shipped in two parts that are joined once into the vocalize 
     python benches/intelligibility.py --sets plain --no-peer --show
     python benches/intelligibility.py --sentences benches/texts/openings.txt
     python benches/intelligibility.py --phonemes-from espeak   # vocalize's engine, espeak-ng's phonemes
+    python benches/intelligibility.py --rescore run.json       # an earlier --json run's table again
+
+A set may carry `<set>.spoken.txt`, each line the spoken form of the same line of `<set>.txt`
+("Jan. 5th" read "January fifth"): a transcript is scored against the closer of the two.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import sys
 import time
@@ -54,6 +59,38 @@ def whisper_dir() -> Path:
     return target
 
 
+def spoken_forms(set_name: str, texts: list[str]) -> dict[str, str]:
+    """Each text's spoken form, from `<set>.spoken.txt` (line for line; a blank line: none).
+
+    A written text such as "Jan. 5th at 9am" has one correct reading, "January fifth at nine
+    a.m.", that Whisper writes back differently; scoring a transcript against the closer of the
+    written and the spoken form keeps the bench from rewarding an engine that reads "Jan" as a
+    name. Both engines are scored the same way, and the written-only score is printed too."""
+    path = TEXTS / f"{set_name}.spoken.txt"
+    if not path.exists():
+        return {}
+    written = [s for s in (TEXTS / f"{set_name}.txt").read_text(encoding="utf-8").splitlines() if s.strip()]
+    forms = path.read_text(encoding="utf-8").splitlines()
+    if len(forms) != len(written):
+        raise SystemExit(f"{path}: {len(forms)} lines for {len(written)} texts")
+    return {text: form for text, form in zip(written, forms) if form.strip() and text in texts}
+
+
+def model_input_key(engine, text: str) -> str:
+    """A digest of everything the model is given for a text: its chunks' token ids and pauses."""
+    import hashlib
+
+    chunks = [(list(c.token_ids), round(c.pause_after, 3)) for c in engine.chunks(text)]
+    return hashlib.sha1(repr((engine.voice, chunks)).encode()).hexdigest()[:16]
+
+
+def words(text: str, normalize) -> list[str]:
+    """The words Whisper's English normalizer makes of a text. The normalizer drops whatever is
+    in brackets or parentheses (Whisper's marks for noises); in a written sentence that is
+    spoken text, so brackets become commas first."""
+    return normalize(re.sub(r"[()\[\]]", ",", text)).split()
+
+
 def edit_distance(a: list[str], b: list[str]) -> int:
     row = list(range(len(b) + 1))
     for i, x in enumerate(a, 1):
@@ -74,7 +111,7 @@ class Listener:
         self.normalize = EnglishTextNormalizer()
 
     def words(self, text: str) -> list[str]:
-        return self.normalize(text).split()
+        return words(text, self.normalize)
 
     def hear(self, samples_24k) -> str:
         import numpy as np
@@ -103,10 +140,11 @@ class Tally:
         self.mos: list[tuple[float, float]] = []
         self.seconds = 0.0
 
-    def add(self, ref: list[str], hyp: list[str], mos: tuple[float, float] | None) -> int:
-        errors = edit_distance(ref, hyp)
+    def add(self, refs: list[list[str]], hyp: list[str], mos: tuple[float, float] | None) -> int:
+        """Score against the closest reference: the written text or one of its spoken forms."""
+        errors, words = min((edit_distance(ref, hyp), len(ref)) for ref in refs)
         self.errors += errors
-        self.words += len(ref)
+        self.words += words
         if mos is not None:
             self.mos.append(mos)
         return errors
@@ -131,8 +169,21 @@ def main() -> None:
     parser.add_argument("--phonemes-from", choices=["espeak"], help="feed vocalize's engine another G2P's phonemes")
     parser.add_argument("--show", action="store_true", help="print each text with what was heard")
     parser.add_argument("--json", type=Path, help="write every transcript and the totals here")
+    parser.add_argument("--reuse", type=Path, metavar="JSON", help="take from an earlier --json run every text whose model input is unchanged (synthesis and Whisper are deterministic), and the peer's rows")
+    parser.add_argument("--rescore", type=Path, metavar="JSON", help="print the table of an earlier run's --json again (no synthesis)")
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    if args.rescore:
+        from whisper_normalizer.english import EnglishTextNormalizer
+
+        run = json.loads(args.rescore.read_text(encoding="utf-8"))
+        sets: dict[str, list[str]] = {}
+        for row in run["texts"]:
+            sets.setdefault(row["set"], []).append(row["text"])
+        spoken = {name: spoken_forms(name, texts) for name, texts in sets.items()}
+        normalize = EnglishTextNormalizer()
+        report(run["texts"], spoken, lambda text: words(text, normalize), run["voice"])
+        return
 
     import vocalize
     from vocalize import assets
@@ -143,6 +194,7 @@ def main() -> None:
     else:
         sets = {name: (TEXTS / f"{name}.txt").read_text(encoding="utf-8").splitlines() for name in args.sets.split(",")}
     sets = {name: [s for s in lines if s.strip()][: args.limit] for name, lines in sets.items()}
+    spoken = {name: spoken_forms(name, texts) for name, texts in sets.items()}
 
     engine = vocalize.Engine(voice=voice, voice_lang=args.voice_lang)
     engine.warm_up()
@@ -159,47 +211,83 @@ def main() -> None:
         engines["kokoro-onnx"] = lambda text: peer.create(text, voice=voice, speed=1.0, lang="en-us")[0]
     listener = Listener()
 
-    tallies: dict[tuple[str, str], Tally] = {}
+    earlier = {}
+    if args.reuse:
+        run = json.loads(args.reuse.read_text(encoding="utf-8"))
+        if run["voice"] == voice:
+            earlier = {(row["set"], row["text"]): row for row in run["texts"]}
+    reused = 0
     record = []
     for set_name, texts in sets.items():
         for n, text in enumerate(texts, 1):
             if n % 10 == 0:
-                print(f"  {set_name}: {n}/{len(texts)}", file=sys.stderr, flush=True)
-            ref = listener.words(text)
-            row = {"set": set_name, "text": text}
+                print(f"  {set_name}: {n}/{len(texts)} ({reused} reused)", file=sys.stderr, flush=True)
+            key = None if args.phonemes_from else model_input_key(engine, text)
+            row = {"set": set_name, "text": text, "key": key}
+            before = earlier.get((set_name, text), {})
             for name, speak in engines.items():
-                tally = tallies.setdefault((set_name, name), Tally())
+                if name in before and (name != "vocalize" or (key and before.get("key") == key)):
+                    row[name] = before[name]
+                    reused += name == "vocalize"
+                    continue
                 start = time.perf_counter()
                 samples = speak(text)
-                tally.seconds += time.perf_counter() - start
+                seconds = time.perf_counter() - start
                 heard = listener.hear(samples)
                 mos = None if args.no_dnsmos else dnsmos(samples)
-                errors = tally.add(ref, listener.words(heard), mos)
-                row[name] = {"heard": heard, "errors": errors, "dnsmos": mos}
+                row[name] = {"heard": heard, "dnsmos": mos, "seconds": seconds}
                 if args.show:
-                    print(f"{errors:2d} {name:11s} {text}\n{'':15s}{heard}")
+                    print(f"{name:11s} {text}\n{'':12s}{heard}")
             record.append(row)
+            if args.json:  # after every text, so a long run stopped early keeps what it heard
+                args.json.write_text(json.dumps({"voice": voice, "texts": record}, indent=1, ensure_ascii=False))
 
     label = f"vocalize{' (espeak-ng phonemes)' if args.phonemes_from else ''}{f' as {args.voice_lang}' if args.voice_lang else ''}"
+    totals = report(record, spoken, listener.words, voice, label)
+    if args.json:
+        args.json.write_text(json.dumps({"voice": voice, "totals": totals, "texts": record}, indent=1, ensure_ascii=False))
+
+
+def report(record: list[dict], spoken: dict[str, dict[str, str]], words, voice: str, label: str = "vocalize") -> dict:
+    """Print both engines' word error rates per set, against the closer of the written and
+    spoken forms and against the written text alone; return the totals."""
+    tallies: dict[tuple[str, str, str], Tally] = {}
+    for row in record:
+        set_name, text = row["set"], row["text"]
+        written = words(text)
+        refs = [written] + ([words(spoken[set_name][text])] if text in spoken.get(set_name, {}) else [])
+        for name in ("vocalize", "kokoro-onnx"):
+            if name not in row:
+                continue
+            heard, mos = words(row[name]["heard"]), row[name].get("dnsmos")
+            best = tallies.setdefault((set_name, name, "best"), Tally())
+            row[name]["errors"] = best.add(refs, heard, mos)
+            best.seconds += row[name].get("seconds", 0.0)
+            tallies.setdefault((set_name, name, "written"), Tally()).add([written], heard, mos)
+
     print(f"\nvoice {voice}; Whisper base, Whisper's English normalizer on both sides")
-    print(f"{'set':12s} {'texts':>5s} {'words':>5s}  {label + ' WER':>28s}  {'kokoro-onnx WER':>15s}  {'ratio':>5s}  {'DNSMOS P.808 / OVRL':>23s}")
+    print("WER against the closer of the written text and its spoken form (written text alone in brackets)")
+    print(f"{'set':12s} {'texts':>5s}  {label + ' WER':>30s}  {'kokoro-onnx WER':>24s}  {'ratio':>5s}  {'DNSMOS P.808 / OVRL':>23s}")
     totals = {}
-    for set_name, texts in sets.items():
-        mine = tallies[(set_name, "vocalize")]
-        theirs = tallies.get((set_name, "kokoro-onnx"))
-        peer_wer = f"{theirs.wer:.1%} ({theirs.errors})" if theirs else "-"
+    for set_name in dict.fromkeys(row["set"] for row in record):
+        texts = sum(row["set"] == set_name for row in record)
+        mine, theirs = (tallies.get((set_name, name, "best")) for name in ("vocalize", "kokoro-onnx"))
+
+        def cell(name: str) -> str:
+            best, written = tallies.get((set_name, name, "best")), tallies.get((set_name, name, "written"))
+            return f"{best.wer:.1%} ({best.errors}) [{written.wer:.1%}]" if best else "-"
+
         ratio = f"{mine.wer / theirs.wer:.2f}" if theirs and theirs.wer else "-"
         mos = f"{mine.mos_mean(0):.2f}/{mine.mos_mean(1):.2f}"
         if theirs:
             mos += f" vs {theirs.mos_mean(0):.2f}/{theirs.mos_mean(1):.2f}"
-        print(f"{set_name:12s} {len(texts):5d} {mine.words:5d}  {f'{mine.wer:.1%} ({mine.errors})':>28s}  {peer_wer:>15s}  {ratio:>5s}  {mos:>23s}")
+        print(f"{set_name:12s} {texts:5d}  {cell('vocalize'):>30s}  {cell('kokoro-onnx'):>24s}  {ratio:>5s}  {mos:>23s}")
         totals[set_name] = {
-            name: {"wer": t.wer, "errors": t.errors, "words": t.words, "p808": t.mos_mean(0), "ovrl": t.mos_mean(1), "seconds": t.seconds}
-            for (s, name), t in tallies.items()
+            f"{name} ({kind})": {"wer": t.wer, "errors": t.errors, "words": t.words, "p808": t.mos_mean(0), "ovrl": t.mos_mean(1), "seconds": t.seconds}
+            for (s, name, kind), t in tallies.items()
             if s == set_name
         }
-    if args.json:
-        args.json.write_text(json.dumps({"voice": voice, "totals": totals, "texts": record}, indent=1, ensure_ascii=False))
+    return totals
 
 
 if __name__ == "__main__":
