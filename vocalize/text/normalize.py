@@ -150,7 +150,23 @@ _TRAILING_ZERO = re.compile(r"(?<![\w.,$£€¥\-])(-?\d+)\.(\d*0)(?![\w.,]|[.,]
 # ".5" -> "0.5" (the G2P joins " .5" to the word before and loses the point).
 _BARE_DECIMAL = re.compile(r"(?<![\w.,$£€¥])\.(?=\d)")
 # US ZIP codes after a state's two letters ("IL 62704", "MA 02115-1234"): digit by digit.
-_ZIP = re.compile(r"(\b[A-Z]{2},? )(\d{5})(?=(?:-\d{4})?(?![\w\-]|[.,]\d))")
+_ZIP = re.compile(r"\b([A-Z]{2})(,? )(\d{5})(?=(?:-\d{4})?(?![\w\-]|[.,]\d))")
+# A state's postal code before a ZIP code ("Denver, CO 80203") is read as its name.
+_STATES = dict(
+    pair.split(":")
+    for pair in (
+        "AL:Alabama AK:Alaska AZ:Arizona AR:Arkansas CA:California CO:Colorado CT:Connecticut DE:Delaware"
+        " FL:Florida GA:Georgia HI:Hawaii ID:Idaho IL:Illinois IN:Indiana IA:Iowa KS:Kansas KY:Kentucky"
+        " LA:Louisiana ME:Maine MD:Maryland MA:Massachusetts MI:Michigan MN:Minnesota MS:Mississippi"
+        " MO:Missouri MT:Montana NE:Nebraska NV:Nevada NH:New_Hampshire NJ:New_Jersey NM:New_Mexico"
+        " NY:New_York NC:North_Carolina ND:North_Dakota OH:Ohio OK:Oklahoma OR:Oregon PA:Pennsylvania"
+        " RI:Rhode_Island SC:South_Carolina SD:South_Dakota TN:Tennessee TX:Texas UT:Utah VT:Vermont"
+        " VA:Virginia WA:Washington WV:West_Virginia WI:Wisconsin WY:Wyoming DC:D.C. PR:Puerto_Rico"
+    ).replace("_", "~").split()
+)
+# Keyboard keys the G2P would spell out ("Ctrl + S").
+_KEYS = re.compile(r"\b(Ctrl|CTRL|Cmd|CMD|Esc|ESC)\b")
+_KEY_WORDS = {"ctrl": "control", "cmd": "command", "esc": "escape"}
 # "007", "02134": digit by digit.
 _LEADING_ZERO = re.compile(r"(?<![\w.,:/\-$£€¥])0\d+(?![\w%]|[.,:/\-]\d)")
 # 4-digit numbers the G2P would read as years ("1234 people" -> "twelve thirty-four").
@@ -227,7 +243,21 @@ _UNIT = re.compile(
     + r")(?![\w/²³'])(?:\.(?= [a-z]))?"  # "5 ft. tall": the abbreviation's dot goes
 )
 _MIXED_BEFORE = re.compile(r"\d $")
-_ARTICLE_BEFORE = re.compile(r"\b(?:a|an|A|An)\s+$")
+# "a 10 km run", "the 12 km trail", "a standard 32" doorway": a measure between a determiner
+# (and at most one more word) and a noun describes the noun and keeps its unit singular.
+_DETERMINER_BEFORE = re.compile(
+    r"\b(?:an?|the|this|that|each|every|its|their|our|his|her|my|your|one|another)\s+"
+    r"(?:(?!(?:first|last|next|other|final|remaining|few|additional|extra|past|previous|same)\s)[a-z]+\s+)?$",
+    re.I,
+)
+# Words after a measure that show it is not describing a noun ("the first 12 km of road",
+# "the 5 km to town", "a 3 km walk" is attributive but "the 3 km were hard" is not).
+_NOT_A_NOUN = frozenset(
+    "of per in on at to from into by for with and or but than as away apart off out up down ahead back behind"
+    " ago later earlier long wide tall high deep thick old each is are was were be been being has have had"
+    " will would can could may might must should shall do does did took take takes made make makes seemed"
+    " felt alone together again instead too so then now today yesterday tomorrow tonight".split()
+)
 
 # -- words -------------------------------------------------------------------------------------
 _EG = re.compile(r"(?<![\w.])([Ee])\.\s?g\.")
@@ -350,7 +380,7 @@ def _numbers(text: str) -> str:
     text = _AM_PM.sub(_am_pm, text)
     if "/" in text:
         text = _TWENTY_FOUR_SEVEN.sub("twenty-four seven", text)
-    text = _ZIP.sub(lambda m: m.group(1) + " ".join(_ONES[int(d)] for d in m.group(2)), text)
+    text = _ZIP.sub(_zip, text)
     text = _SCALE.sub(lambda m: f"{m.group(1)} {_SCALE_WORDS[m.group(2) or m.group(3)]}", text)
     text = _CODE_AFTER.sub(lambda m: _CODE_SYMBOL[m.group(2)] + m.group(1), text)
     text = _CODE_WORDS.sub(_currency_words, text)
@@ -385,6 +415,7 @@ def _words(text: str) -> str:
         text = _THE_SUN.sub(r"\1 sun.", text)
     if "St" in text or "Dr" in text or "Rd" in text or "Ave" in text or "Blvd" in text or "Ln" in text:
         text = _STREET.sub(_street, text)
+    text = _KEYS.sub(lambda m: _KEY_WORDS[m.group(1).lower()], text)
     if "#" in text:
         text = _SHARP.sub(lambda m: f"{m.group(1).upper()} sharp", text)
         text = _HASHTAG_WORD.sub(r"\1 ", text)  # the G2P says "hashtag" for the "#" itself
@@ -557,6 +588,12 @@ def _feet_inches(m: re.Match[str]) -> str:
     return f"{feet} {'foot' if feet == '1' else 'feet'} {inches} {'inch' if inches == '1' else 'inches'}"
 
 
+def _zip(m: re.Match[str]) -> str:
+    """"CO 80203" -> "Colorado eight zero two zero three"."""
+    state = _STATES.get(m.group(1), m.group(1)).replace("~", " ")
+    return state + m.group(2) + " ".join(_ONES[int(d)] for d in m.group(3))
+
+
 def _range(m: re.Match[str]) -> str:
     """"10-15" -> "10 to 15"; "between 2010-2015" -> "between 2010 and 2015"."""
     between = _BETWEEN_BEFORE.search(m.string, max(0, m.start() - 12), m.start()) is not None
@@ -574,20 +611,27 @@ def _inch_marks(text: str) -> str:
             out.append(m.group())
             open_quotes += 1
         else:
-            out.append(f"{m.group(1)} {'inch' if m.group(1) == '1' else 'inches'}")
+            one = m.group(1) == "1" or _describes_noun(text, m.start(), m.end())
+            out.append(f"{m.group(1)} {'inch' if one else 'inches'}")
         last = m.end()
     out.append(text[last:])
     return "".join(out)
+
+
+def _describes_noun(text: str, start: int, end: int) -> bool:
+    """Whether the measure at ``text[start:end]`` stands between a determiner and the noun it
+    describes ("the 12 km trail"), so its unit is read in the singular."""
+    if _DETERMINER_BEFORE.search(text, max(0, start - 24), start) is None:
+        return False
+    nxt = _NEXT_WORD.match(text, end)
+    return nxt is not None and text[end : nxt.start(1)].strip() == "" and nxt.group(1).lower() not in _NOT_A_NOUN
 
 
 def _unit(m: re.Match[str]) -> str:
     """"5 km" -> "5 kilometers", "1 km" -> "1 kilometer", "a 10 km run"/"10-km run" -> "10 kilometer run"."""
     number, gap, unit = m.group(1), m.group(2), m.group(3)
     singular, plural = _UNITS[unit]
-    attributive = "-" in gap or (
-        _ARTICLE_BEFORE.search(m.string, max(0, m.start() - 4), m.start()) is not None
-        and _NEXT_WORD.match(m.string, m.end()) is not None
-    )
+    attributive = "-" in gap or _describes_noun(m.string, m.start(), m.end())
     one = number.lstrip("-") == "1"
     if "/" in number:  # "1/2 tsp" -> "1/2 teaspoon", but "2 1/2 tsp" -> "... teaspoons"
         a, b = number.split("/")
