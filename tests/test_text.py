@@ -246,12 +246,27 @@ def test_pauses_order(frontend: Frontend) -> None:
     ]
 
 
+def _has_clause_break(phonemes: str) -> bool:
+    return any(mark in phonemes[:-1] for mark in ",;:—…")
+
+
+def test_a_short_first_chunk_ends_at_a_clause_never_inside_a_phrase(frontend: Frontend) -> None:
+    """A phrase cut for an early start is misheard ("a permit | to park" as "the park"):
+    the short first chunk ends at a clause break, or the sentence is not cut."""
+    chunks = frontend.chunks("You need a permit to park on this street after six.", first_chunk_max=20)
+    assert [c.text for c in chunks] == ["You need a permit to park on this street after six."]
+    chunks = frontend.chunks("Careful, you might tear the map if you fold it that way.", first_chunk_max=20)
+    assert [c.text for c in chunks] == ["Careful,", "you might tear the map if you fold it that way."]
+
+
 @pytest.mark.parametrize("first_chunk_max", [8, 30, 100])
 def test_first_chunk_max(frontend: Frontend, first_chunk_max: int) -> None:
     text = _prose(3000, seed=2)
     chunks = frontend.chunks(text, max_tokens=200, first_chunk_max=first_chunk_max)
     _check_chunks(chunks, 200)
-    assert len(chunks[0].token_ids) <= first_chunk_max
+    first = chunks[0]
+    # Short, or as long as it must be: no clause break within the first chunk's bound.
+    assert len(first.token_ids) <= first_chunk_max or not _has_clause_break(first.phonemes[:first_chunk_max])
     assert _letters_words(" ".join(c.text for c in chunks)) == _letters_words(normalize(text))
 
 
@@ -261,9 +276,11 @@ def test_chunks_ramp_up_from_a_short_first_one(frontend: Frontend, seed: int) ->
     it is synthesized while the previous one plays; none exceeds the sentence bound."""
     text = _prose(2000, seed=seed)
     chunks = frontend.chunks(text, first_chunk_max=20)
-    sizes = [len(c.token_ids) for c in chunks]
-    caps = [min(SENTENCE_MAX, (20 << i) * 3 // 2) for i in range(len(sizes))]  # a scrap may join
-    assert all(size <= cap for size, cap in zip(sizes, caps)), list(zip(sizes, caps))[:8]
+    caps = [min(SENTENCE_MAX, (20 << i) * 3 // 2) for i in range(len(chunks))]  # a scrap may join
+    for chunk, cap in zip(chunks, caps):
+        # A chunk over its cap has no clause break within it: short pieces end only at one.
+        assert len(chunk.token_ids) <= cap or not _has_clause_break(chunk.phonemes[: cap * 2 // 3]), (chunk, cap)
+    assert all(len(c.token_ids) <= SENTENCE_MAX for c in chunks)
     assert _letters_words(" ".join(c.text for c in chunks)) == _letters_words(normalize(text))
 
 
@@ -301,16 +318,20 @@ def test_without_a_phrase_break_the_greedy_cut_stands_unless_it_leaves_a_scrap()
     assert [len(join_phonemes(g)) for g in pack_words(words, 60)] == [34, 34]
 
 
-def test_ramp_groups_end_at_phrase_breaks_not_after_a_leaning_word() -> None:
-    """Short first groups end before a preposition, conjunction or "to" when one is in
-    reach, never right after "in", "the", "his" ... when another break fits."""
+def test_short_groups_end_at_clause_breaks_else_the_sentence_is_cut_as_any_long_one() -> None:
+    """A short first group ends only at a clause break; with none in reach the sentence is
+    cut as a long one is, at the best phrase break near the middle, never after "his"."""
     words = _plain_words("every student in the class was asked to write a short story about a journey they had taken")
     assert [join_phonemes(g) for g in pack_words(words, 60, 20)] == [
-        "every student", "in the class was asked", "to write a short story about a journey they had taken",
+        "every student in the class was asked", "to write a short story about a journey they had taken",
     ]
     words = _plain_words("thomas lost his wallet on the bus this morning and a kind stranger returned it")
     assert [join_phonemes(g) for g in pack_words(words, 60, 20)] == [
-        "thomas lost", "his wallet on the bus this morning", "and a kind stranger returned it",
+        "thomas lost his wallet on the bus this morning", "and a kind stranger returned it",
+    ]
+    words = _plain_words("well, every student in the class was asked to write a short story, about a journey")
+    assert [join_phonemes(g) for g in pack_words(words, 60, 20)] == [
+        "well,", "every student in the class was asked", "to write a short story, about a journey",
     ]
 
 

@@ -536,8 +536,9 @@ class AsyncStream:
         self.close()
 
 
-# Ids in the first chunk of a stream: short, so the first audio comes quickly.
-FIRST_CHUNK_TOKENS = 20
+# Ids in the first chunk of a stream: short, so the first audio comes quickly; the frontend
+# cuts it only at a clause break (see segment.pack_words), so it is often the whole sentence.
+FIRST_CHUNK_TOKENS = 60
 # Characters of text the frontend reads before the first chunk starts synthesizing.
 HEAD_CHARS = 400
 

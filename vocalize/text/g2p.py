@@ -59,9 +59,10 @@ G2P_BACKENDS = ("hibari", "ttstokenizer")
 # the split model, 80 gave 366 MB against 420 MB for 100, and 5-10 % more speed.
 MERGE_TARGET = 80
 # A sentence longer than this many ids is cut at clause breaks (else between words), so
-# every chunk, and the memory its inference takes, stays bounded: over a paragraph's
-# chunks ONNX Runtime's arena grew by 160 MB with pieces of up to 150 ids, 100 MB with 100.
-SENTENCE_MAX = MERGE_TARGET
+# every chunk, and the memory its inference takes, stays bounded. Cutting costs words: on
+# nine long sentences of benches/texts/long.txt Whisper misheard 15 words with sentences cut
+# at 80 ids (and a 20-id first piece), 13 at 80 ids, 8 at 250 (kokoro-onnx, never cutting: 12).
+SENTENCE_MAX = 250
 G2P_MAX_CHARS = 1000  # longer sentences go to the G2P in pieces cut at clauses or spaces
 
 _g2ps: dict[bool | None, Any] = {}  # by hibari's british flag; None: Japanese

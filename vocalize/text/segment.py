@@ -146,15 +146,19 @@ def pack_words(words: list[Word], limit: int, first_limit: int | None = None) ->
     With ``first_limit`` the first group has at most that many, and each later one at most
     twice the one before (up to ``limit``): a short first piece to start audio early, each
     next one no longer than what can be synthesized while the one before plays; a scrap of
-    under half that cap left at the end joins the group before it. Each group
-    ends at the last clause break that fits, else the last word break, else wherever the
-    limit falls. Nothing is dropped."""
+    under half that cap left at the end joins the group before it. Such a short group ends
+    only at a clause break: where none is in reach, the group is as long as ``limit`` allows
+    (a phrase cut for an early start is misheard: "a permit | to park" heard as "the park").
+    Each group ends at the last clause break that fits, else the last word break, else
+    wherever the limit falls. Nothing is dropped."""
     first_limit = limit if first_limit is None else min(first_limit, limit)
-    words = _cut_long_words(words, first_limit)
+    words = _cut_long_words(words, limit)
     groups: list[list[Word]] = []
     start, cap = 0, first_limit
     n = len(words)
     while start < n:
+        if cap < limit and not _clause_within(words, start, cap):
+            cap = limit
         halves = _balanced_cut(words, start, limit) if cap == limit else None
         if halves is not None and halves[1] <= len(_PHRASE_STARTS):
             groups += [words[start : halves[0]], words[halves[0] :]]
@@ -195,6 +199,18 @@ def pack_words(words: list[Word], limit: int, first_limit: int | None = None) ->
         groups.append(words[start:cut])
         start, cap = cut, min(limit, cap * 2)
     return groups
+
+
+def _clause_within(words: list[Word], start: int, cap: int) -> bool:
+    """Whether ``words[start:]`` ends, or has a clause break, within ``cap`` characters."""
+    length = 0
+    for end in range(start, len(words)):
+        length += len(words[end].phonemes) + (1 if end > start and words[end - 1].space_after else 0)
+        if length > cap:
+            return False
+        if end + 1 == len(words) or boundary_after(words, end) == "clause":
+            return True
+    return True
 
 
 # Words a phrase may start with, by how good a place the gap before them is to cut a
