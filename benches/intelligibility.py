@@ -87,8 +87,12 @@ def model_input_key(engine, text: str) -> str:
 def words(text: str, normalize) -> list[str]:
     """The words Whisper's English normalizer makes of a text. The normalizer drops whatever is
     in brackets or parentheses (Whisper's marks for noises); in a written sentence that is
-    spoken text, so brackets become commas first."""
-    return normalize(re.sub(r"[()\[\]]", ",", text)).split()
+    spoken text, so brackets become commas first. Applied alike to references and transcripts."""
+    text = normalize(re.sub(r"[()\[\]]", ",", text))
+    # The normalizer keeps "9am" as "9 am" but makes "9 a.m." "9 a m", and "2:15" "2 15" but
+    # "2.15" stays: one spelling each, on both sides.
+    text = re.sub(r"\b([ap]) m\b", r"\1m", text)
+    return re.sub(r"(?<=\d)[:.](?=\d)", " ", text).split()
 
 
 def edit_distance(a: list[str], b: list[str]) -> int:
@@ -164,6 +168,7 @@ def main() -> None:
     parser.add_argument("--sentences", type=Path, help="a file of one text a line, instead of the sets")
     parser.add_argument("--limit", type=int, help="the first N texts of each set only")
     parser.add_argument("--no-peer", action="store_true", help="vocalize only (faster; for work in progress)")
+    parser.add_argument("--peer-only", action="store_true", help="kokoro-onnx only (its rows for a later --reuse)")
     parser.add_argument("--no-dnsmos", action="store_true", help="skip the audio-quality column")
     parser.add_argument("--voice-lang", help="read English for a voice of this language (a, b, j, ...): how vocalize writes phonemes for it")
     parser.add_argument("--phonemes-from", choices=["espeak"], help="feed vocalize's engine another G2P's phonemes")
@@ -207,6 +212,8 @@ def main() -> None:
     if args.phonemes_from:
         phonemize = peer.tokenizer.phonemize
         engines["vocalize"] = lambda text: engine.synthesize(phonemes=phonemize(text, "en-us")).samples
+    if args.peer_only:
+        del engines["vocalize"]
     if not args.no_peer:
         engines["kokoro-onnx"] = lambda text: peer.create(text, voice=voice, speed=1.0, lang="en-us")[0]
     listener = Listener()
@@ -277,10 +284,8 @@ def report(record: list[dict], spoken: dict[str, dict[str, str]], words, voice: 
             best, written = tallies.get((set_name, name, "best")), tallies.get((set_name, name, "written"))
             return f"{best.wer:.1%} ({best.errors}) [{written.wer:.1%}]" if best else "-"
 
-        ratio = f"{mine.wer / theirs.wer:.2f}" if theirs and theirs.wer else "-"
-        mos = f"{mine.mos_mean(0):.2f}/{mine.mos_mean(1):.2f}"
-        if theirs:
-            mos += f" vs {theirs.mos_mean(0):.2f}/{theirs.mos_mean(1):.2f}"
+        ratio = f"{mine.wer / theirs.wer:.2f}" if mine and theirs and theirs.wer else "-"
+        mos = " vs ".join(f"{t.mos_mean(0):.2f}/{t.mos_mean(1):.2f}" for t in (mine, theirs) if t)
         print(f"{set_name:12s} {texts:5d}  {cell('vocalize'):>30s}  {cell('kokoro-onnx'):>24s}  {ratio:>5s}  {mos:>23s}")
         totals[set_name] = {
             f"{name} ({kind})": {"wer": t.wer, "errors": t.errors, "words": t.words, "p808": t.mos_mean(0), "ovrl": t.mos_mean(1), "seconds": t.seconds}
