@@ -9,7 +9,8 @@ the two word lists agree (letters and digits compared, in order); the figures ar
 median and 95th percentile of the absolute difference of their starts. Every request is
 also checked: no word out of order, none past the end of the audio.
 
-Whisper base is set up as for benches/intelligibility.py (its loader is reused). Its own
+Whisper base (int8, greedy decoding) is set up as for benches/intelligibility.py (its
+loader is reused). Its own
 word times are off by tens of milliseconds, so only a gross error (a forgotten trimmed
 silence, a pause, the speed) moves these figures much.
 
@@ -38,15 +39,16 @@ def key(word: str) -> str:
     return _KEY.sub("", word).lower()
 
 
-def requests(sentences: list[str]) -> list[tuple[str, float]]:
-    """Two sentences per request, with the speeds and pauses described above."""
+def requests(sentences: list[str]) -> list[tuple[str, float, int]]:
+    """Two sentences per request, with the speeds and pauses described above: (text,
+    speed, sentences)."""
     out = []
     for i in range(0, len(sentences), 2):
         pair = sentences[i : i + 2]
         n = i // 2
         text = " [pause:0.4s] ".join(pair) if n % 4 == 3 else " ".join(pair)
         speed = 0.8 if n % 3 == 2 else 1.25 if n % 5 == 4 else 1.0
-        out.append((text, speed))
+        out.append((text, speed, len(pair)))
     return out
 
 
@@ -70,9 +72,9 @@ def main() -> None:
     whisper = WhisperModel(str(whisper_dir()), device="cpu", compute_type="int8", cpu_threads=2)
 
     diffs: list[float] = []
-    words_total = disorder = past_end = 0
+    words_total = disorder = past_end = done = 0
     synth_seconds = audio_seconds = 0.0
-    for text, speed in requests(sentences):
+    for text, speed, count in requests(sentences):
         began = time.perf_counter()
         audio = engine.synthesize(text, timestamps=True, speed=speed)
         synth_seconds += time.perf_counter() - began
@@ -82,7 +84,7 @@ def main() -> None:
         disorder += sum(1 for a, b in zip(ours, ours[1:]) if b.start < a.start or b.start < a.end - 1e-6) + sum(1 for w in ours if w.end < w.start)
         past_end += sum(1 for w in ours if w.end > audio.duration + 1e-6)
         samples = resample_poly(audio.samples.astype(np.float32), 2, 3).astype(np.float32)
-        segments, _ = whisper.transcribe(samples, language="en", beam_size=5, word_timestamps=True)
+        segments, _ = whisper.transcribe(samples, language="en", beam_size=1, word_timestamps=True)
         heard = [w for s in segments for w in (s.words or [])]
         a, b = [key(w.word) for w in ours], [key(w.word) for w in heard]
         worst = (0.0, "")
@@ -94,15 +96,27 @@ def main() -> None:
                 d = abs(mine.start - theirs.start)
                 diffs.append(d)
                 worst = max(worst, (d, f"{mine.word!r} {mine.start:.3f} vs {theirs.start:.3f}"))
+        done += count
         if args.show:
             print(f"  speed {speed:<4} {len(ours):2d} words, worst {worst[1]}  | {text[:60]}", file=sys.stderr)
+            report(done, words_total, diffs, disorder, past_end, sys.stderr)
 
-    diffs.sort()
-    p95 = diffs[min(len(diffs) - 1, int(0.95 * len(diffs)))] if diffs else float("nan")
-    print(f"sentences: {len(sentences)}  requests: {len(requests(sentences))}  words: {words_total}  paired with Whisper: {len(diffs)}")
-    print(f"word start |vocalize - whisper|: median {1000 * statistics.median(diffs):.0f} ms, p95 {1000 * p95:.0f} ms, max {1000 * diffs[-1]:.0f} ms")
-    print(f"words out of order: {disorder}  past the end of the audio: {past_end}")
+    report(done, words_total, diffs, disorder, past_end, sys.stdout)
     print(f"synthesis with timestamps: {audio_seconds / synth_seconds:.2f}x real time")
+
+
+def report(sentences: int, words: int, diffs: list[float], disorder: int, past_end: int, out) -> None:
+    diffs = sorted(diffs)
+    if not diffs:
+        return
+    p95 = diffs[min(len(diffs) - 1, int(0.95 * len(diffs)))]
+    print(
+        f"sentences: {sentences}  words: {words}  paired with Whisper: {len(diffs)}  word start |vocalize - whisper|: "
+        f"median {1000 * statistics.median(diffs):.0f} ms, p95 {1000 * p95:.0f} ms, max {1000 * diffs[-1]:.0f} ms  "
+        f"out of order: {disorder}  past the end: {past_end}",
+        file=out,
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

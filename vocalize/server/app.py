@@ -357,10 +357,8 @@ def create_app(settings: ServerSettings | None = None, engine: "Engine | None" =
         response_class=StreamingResponse,
         responses={
             200: {
-                "content": {
-                    "application/json": {"schema": CaptionedSpeechResponse.model_json_schema(ref_template="#/components/schemas/{model}")},
-                    "application/x-ndjson": {"schema": {"type": "string"}},
-                },
+                "model": CaptionedSpeechResponse,  # as application/json
+                "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
                 "description": "With `stream` (the default) one CaptionedSpeechResponse object per line "
                 "(application/x-ndjson) as the audio is made; without, one object (application/json).",
             },
