@@ -16,6 +16,14 @@ silence, a pause, the speed) moves these figures much.
 
     python benches/timestamps.py                 # benches/texts/plain.txt and realworld.txt
     python benches/timestamps.py --limit 20      # the first 20 sentences only
+
+Measured (``--limit 100 --show``, stopped after the first 12 sentences of plain.txt: the
+shared 2-core machine was at a load of 17 and a request took minutes): 130 word starts
+paired, median 108 ms, p95 415 ms, max 570 ms; no word out of order, none past the end.
+That is above the 80 ms / 200 ms aim. The large differences are words after a long word
+("tires | into": 5.955 s here, 5.540 s for Whisper; "fuel | for", "window | before"), where
+the durations give the previous word's last phoneme a long stretch that Whisper places in
+the next word; which of the two is right there is not settled by this bench.
 """
 
 from __future__ import annotations
