@@ -48,8 +48,8 @@ def check_model(model: Any) -> None:
     if not getattr(model, "durations", False):
         raise ModelError(
             f"word timestamps are not available for this model ({getattr(model, 'path', 'unknown')}): "
-            "it gives no token durations (the split model does: unset VOCALIZE_NO_SPLIT; a whole "
-            "export needs a 'durations' output)"
+            "it gives no token durations (Kokoro run split does, the default: VOCALIZE_NO_SPLIT "
+            "unset; a Kokoro export run whole needs a 'durations' output)"
         )
 
 
