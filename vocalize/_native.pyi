@@ -16,6 +16,7 @@ __all__ = [
     "Model",
     "OPS_DOMAIN",
     "SAMPLE_RATE",
+    "SAMPLES_PER_FRAME",
     "STYLE_DIM",
     "TinyModel",
     "TOKEN_INPUTS",
@@ -32,6 +33,7 @@ __all__ = [
 ]
 
 SAMPLE_RATE: int
+SAMPLES_PER_FRAME: int
 MAX_TOKENS: int
 STYLE_DIM: int
 OPS_DOMAIN: str
@@ -42,6 +44,10 @@ DECODER_INPUTS: list[str]
 DECODER_OUTPUTS: list[str]
 
 _Chunk = tuple[Sequence[int], npt.NDArray[np.float32], float, float]
+# An item of `Model.stream(..., timings=True)`: the chunk's samples, the frames of each of
+# its padded ids (None when the model does not give them), the samples of the model's
+# output before samples[0], and the samples of speech before the pause.
+_TimedChunk = tuple[npt.NDArray[np.float32], list[int] | None, int, int]
 
 def init(library: str) -> str: ...
 def load_model(
@@ -71,13 +77,15 @@ class Model:
     def split(self) -> bool: ...
     @property
     def schema(self) -> tuple[str, str, str, str]: ...
+    @property
+    def durations(self) -> bool: ...
     def synthesize(self, chunks: list[_Chunk]) -> npt.NDArray[np.float32]: ...
-    def stream(self, chunks: list[_Chunk], more: bool = False) -> AudioStream: ...
+    def stream(self, chunks: list[_Chunk], more: bool = False, timings: bool = False) -> AudioStream: ...
 
 @final
 class AudioStream:
     def __iter__(self) -> AudioStream: ...
-    def __next__(self) -> npt.NDArray[np.float32]: ...
+    def __next__(self) -> npt.NDArray[np.float32] | _TimedChunk: ...
     def push(self, chunks: list[_Chunk]) -> None: ...
     def finish(self) -> None: ...
     def close(self) -> None:

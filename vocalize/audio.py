@@ -7,13 +7,16 @@ import os
 import wave
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
 from .errors import AudioDeviceError
 # Re-exported: they live in .output so that the HTTP client can write files without numpy.
 from .output import SAMPLE_RATE, AtomicFile, wav_header, write_atomic  # noqa: F401
+
+if TYPE_CHECKING:
+    from .timestamps import WordTime
 
 
 def to_pcm16(samples: np.ndarray) -> bytes:
@@ -56,10 +59,12 @@ class WavStream:
 
 @dataclass(frozen=True, eq=False)
 class Audio:
-    """Mono float32 speech in [-1, 1]."""
+    """Mono float32 speech in [-1, 1]; ``words``: when each word is spoken, if asked for
+    (``timestamps=True``), else None."""
 
     samples: np.ndarray
     sample_rate: int = SAMPLE_RATE
+    words: "list[WordTime] | None" = None
 
     @property
     def duration(self) -> float:

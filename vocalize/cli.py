@@ -68,6 +68,8 @@ def read_text(text: str | None, encoding: str | None = None) -> str:
 @click.option("--list", "list_only", is_flag=True, help="Print the chapters FILE has (number, title, words) and stop.")
 @click.option("--chapters", "chapter_spec", default=None, help="Chapters of FILE to speak: 3, 3-5, 8- or 1,4-6 (see --list).")
 @click.option("--force", is_flag=True, help="With -o FOLDER/: speak every chapter again, even those already written and unchanged.")
+@click.option("--captions", "captions_path", type=click.Path(dir_okay=False), default=None, help="Also write when each word is spoken: .srt or .vtt captions, or .json for the word list (written once the audio is complete).")
+@click.option("--caption-words", type=click.Choice(["written", "spoken"]), default="written", show_default=True, help="Caption the words as written in the text ($4.5) or as read (4.5 dollars).")
 def speak(
     text: str | None,
     output: str | None,
@@ -90,6 +92,8 @@ def speak(
     list_only: bool,
     chapter_spec: str | None,
     force: bool,
+    captions_path: str | None,
+    caption_words: str,
 ) -> None:
     """Speak TEXT (or standard input, or FILE) into a WAV file or the speakers.
 
@@ -117,6 +121,16 @@ def speak(
         raise click.UsageError("--list, --chapters and --force need a document FILE")
     if output is None and not play and not list_only:
         raise click.UsageError("say where the audio goes: -o FILE, --play, or both")
+    if captions_path is not None:
+        from . import captions
+
+        if output is not None and output != "-" and (output.endswith(("/", os.sep)) or os.path.isdir(output)):
+            raise click.UsageError("--captions goes with one audio file (-o FILE, -o - or --play), not a folder")
+        try:
+            captions.format_of(captions_path)
+        except VocalizeError as e:
+            raise click.BadParameter(str(e), param_hint="--captions") from None
+        captions.check_writable(captions_path)
     if path is not None:
         from . import document_commands as documents
 
@@ -152,7 +166,7 @@ def speak(
             _native.enable_tracing()
     content = read_text(text, encoding)
     # A running `vocalize serve` has the model loaded: use it for what it does the same way.
-    local_only = (play, verbose, model, voices_file, as_phonemes, voice_lang, threads, provider, lang != "en-us", g2p != "hibari")
+    local_only = (play, verbose, model, voices_file, as_phonemes, voice_lang, threads, provider, lang != "en-us", g2p != "hibari", captions_path)
     if output is not None and not no_server and not any(local_only):
         from . import client
 
@@ -165,20 +179,41 @@ def speak(
             voice=voice, speed=speed, model=model, voices=voices_file, lang=lang, threads=threads, g2p=g2p,
             provider=provider, preload=True, voice_lang=voice_lang,
         )
-    pieces = engine.stream(phonemes=content) if as_phonemes else engine.stream(content)
+    timed = {"timestamps": True, "words": caption_words} if captions_path is not None else {}
+    pieces = engine.stream(phonemes=content, **timed) if as_phonemes else engine.stream(content, **timed)
+    finish = None
+    if captions_path is not None:
+        pieces, finish = _captioned(pieces, captions_path)
     with timing.span("synthesize and write", native=True):
-        seconds = write_stream(pieces, output, fmt, play)
+        seconds = write_stream(pieces, output, fmt, play, finish)
     if verbose:
         root.duration = sum(child.duration for child in root.children)
         root.name = f"vocalize speak ({seconds:.2f} s of audio)"
         timing.render(root, sys.stderr)
 
 
-def write_stream(pieces, output: str | None, fmt: str, play: bool) -> float:
+def _captioned(pieces, path: str):
+    """``pieces`` passed through, their words kept, and what writes the captions of them
+    all to ``path`` once they are complete."""
+    from . import captions
+
+    words: list = []
+
+    def collect():
+        for piece in pieces:
+            words.extend(piece.words or ())
+            yield piece
+
+    return collect(), lambda: captions.write(path, words)
+
+
+def write_stream(pieces, output: str | None, fmt: str, play: bool, finish=None) -> float:
     """Writes (and/or plays) audio pieces as they arrive; returns the seconds written.
 
     A file is written under a temporary name and renamed at the end, so an error or Ctrl-C
-    leaves nothing behind. Playback starts with the first piece."""
+    leaves nothing behind. Playback starts with the first piece. ``finish`` runs once all
+    audio is written, before the file is renamed into place: if it fails, the audio file
+    is not left either."""
     from .audio import SAMPLE_RATE, AtomicFile, WavStream, open_player
 
     target = AtomicFile(output) if output not in (None, "-") else None
@@ -202,6 +237,8 @@ def write_stream(pieces, output: str | None, fmt: str, play: bool) -> float:
                 click.echo(f"\r  {frames / SAMPLE_RATE:7.1f} s of audio", err=True, nl=False)
         if sink:
             sink.close()
+        if finish is not None:
+            finish()
         if target:
             target.commit()
         if player:

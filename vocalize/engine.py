@@ -6,6 +6,7 @@ model are loaded once, whatever the number of Engine objects.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import functools
 import logging
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from . import assets, hub, split, timing, voice_store
 from .errors import InputError, ModelError
+from .timestamps import Timed, check_form, check_model, chunk_words, select
 
 if TYPE_CHECKING:
     import numpy as np
@@ -283,21 +285,33 @@ class Engine:
         phonemes: str | None = None,
         voice: str | None = None,
         speed: float | None = None,
+        timestamps: bool = False,
+        words: str = "written",
     ) -> "Audio":
         """Speaks ``text`` (or raw ``phonemes`` in Kokoro's alphabet) and returns the whole
         audio. Long input is split at sentence and clause boundaries under the model's limit
         and joined; nothing is dropped.
 
         Text may hold pause markup (``[pause:0.5s]``, ``<break time="500ms"/>``) and inline
-        pronunciations (``[Kokoro](/kˈOkəɹO/)``)."""
+        pronunciations (``[Kokoro](/kˈOkəɹO/)``).
+
+        With ``timestamps=True`` the audio's ``words`` says when each word is spoken (a list
+        of :class:`~vocalize.timestamps.WordTime`), from the model's own durations: the words
+        as written in ``text`` (``words="written"``), or as read after normalization
+        (``words="spoken"``: "$4.5" is "4.5" and "dollars"). A model that gives no
+        durations raises :class:`~vocalize.ModelError`."""
         from .audio import Audio
 
+        if timestamps:
+            check_form(words)
         style, rate, content, frontend = self._request(text, phonemes, voice, speed)
         model = self._model_in_background()
         chunks, tail = self._plan(content, phonemes is not None, frontend)
         if tail:
             chunks += self._tail_chunks(tail, frontend)
         model = model()
+        if timestamps:
+            return _timed_audio(model, chunks, style, rate, words)
         with timing.span("native synthesize", f"chunks={len(chunks)}", native=True):
             samples = model.synthesize(_requests(chunks, style, rate))
         return Audio(samples)
@@ -309,6 +323,8 @@ class Engine:
         phonemes: str | None = None,
         voice: str | None = None,
         speed: float | None = None,
+        timestamps: bool = False,
+        words: str = "written",
     ) -> "Stream":
         """Speaks ``text`` chunk by chunk: a :class:`Stream` of the pieces of audio, each as
         soon as it exists.
@@ -317,13 +333,24 @@ class Engine:
         through the frontend on another thread while the next chunks are synthesized. The
         pieces joined are the audio :meth:`synthesize` returns. Bad input raises here.
         Leaving the loop early, or :meth:`Stream.close` from any thread, stops the
-        inference under way and drops the rest."""
+        inference under way and drops the rest.
+
+        With ``timestamps=True`` each piece's ``words`` are the words it holds, timed from
+        the start of the whole stream (``words`` as for :meth:`synthesize`)."""
+        if timestamps:
+            check_form(words)
         style, rate, content, frontend = self._request(text, phonemes, voice, speed)
         model = self._model_in_background()
         first, tail = self._plan(content, phonemes is not None, frontend)
-        native = model().stream(_requests(first, style, rate), more=bool(tail))
-        feed = functools.partial(self._feed, native, tail, style, rate, frontend) if tail else None
-        return Stream(native, feed)
+        model = model()
+        timed = None
+        if timestamps:
+            check_model(model)
+            timed = _StreamTimings(first, words)
+        native = model.stream(_requests(first, style, rate), more=bool(tail), timings=timestamps)
+        record = timed.chunks.extend if timed is not None else None
+        feed = functools.partial(self._feed, native, tail, style, rate, frontend, record) if tail else None
+        return Stream(native, feed, timed)
 
     def astream(
         self,
@@ -332,11 +359,15 @@ class Engine:
         phonemes: str | None = None,
         voice: str | None = None,
         speed: float | None = None,
+        timestamps: bool = False,
+        words: str = "written",
     ) -> "AsyncStream":
         """:meth:`stream` for asyncio: an :class:`AsyncStream`, whose waiting (the model's
         loading and the text frontend included) happens on a worker thread, so the event
         loop stays free. Bad input raises at the first ``__anext__``."""
-        return AsyncStream(functools.partial(self.stream, text, phonemes=phonemes, voice=voice, speed=speed))
+        return AsyncStream(
+            functools.partial(self.stream, text, phonemes=phonemes, voice=voice, speed=speed, timestamps=timestamps, words=words)
+        )
 
     def _plan(self, content: str, phonemes: bool, frontend: "Frontend") -> tuple[list["Chunk"], str]:
         """The first chunks of a request (the first one short) and the text left for later.
@@ -355,10 +386,22 @@ class Engine:
                 return []
             raise
 
-    def _feed(self, stream: Any, tail: str, style: "np.ndarray", rate: float, frontend: "Frontend") -> None:
-        """Runs the frontend over the rest of the text, handing chunks to the native stream."""
+    def _feed(
+        self,
+        stream: Any,
+        tail: str,
+        style: "np.ndarray",
+        rate: float,
+        frontend: "Frontend",
+        record: "Callable[[list[Chunk]], None] | None" = None,
+    ) -> None:
+        """Runs the frontend over the rest of the text, handing chunks to the native stream
+        (and first to ``record``, which times their words)."""
         try:
-            stream.push(_requests(self._tail_chunks(tail, frontend), style, rate))
+            chunks = self._tail_chunks(tail, frontend)
+            if record is not None:
+                record(chunks)
+            stream.push(_requests(chunks, style, rate))
         finally:
             stream.finish()
 
@@ -402,8 +445,9 @@ class Stream:
                 play(piece.samples)
     """
 
-    def __init__(self, native: Any, feed: "Callable[[], None] | None" = None) -> None:
+    def __init__(self, native: Any, feed: "Callable[[], None] | None" = None, timed: "_StreamTimings | None" = None) -> None:
         self._native = native
+        self._timed = timed
         # The rest of the text goes through the frontend once the first audio exists: until
         # then the first chunk's inference has every core.
         # The thread holds the native stream, not this object, so dropping this object
@@ -423,7 +467,7 @@ class Stream:
         from .audio import Audio
 
         try:
-            samples = next(self._native)
+            item = next(self._native)
         except StopIteration:
             if self._failure and not self._native.closed:
                 raise self._failure.pop() from None
@@ -436,7 +480,9 @@ class Stream:
             with self._started:
                 if feeder.ident is None and not self._native.closed:
                     feeder.start()
-        return Audio(samples)
+        if self._timed is None:
+            return Audio(item)
+        return Audio(item[0], words=select(self._timed.piece(*item), self._timed.words))
 
     def close(self) -> None:
         """Stops the stream: safe from any thread, at any moment, more than once."""
@@ -458,6 +504,42 @@ class Stream:
         native = getattr(self, "_native", None)
         if native is not None:
             native.close()
+
+
+class _StreamTimings:
+    """The word timings of one stream's pieces: its chunks in order (the feeder adds the
+    later ones before pushing them) and the samples spoken so far."""
+
+    def __init__(self, first: list["Chunk"], words: str) -> None:
+        self.chunks: collections.deque["Chunk"] = collections.deque(first)
+        self.words = words
+        self.offset = 0
+
+    def piece(self, samples: "np.ndarray", durations: list[int] | None, start: int, speech: int) -> list[Timed]:
+        """The spoken words of the next chunk, whose audio is ``samples``."""
+        from . import _native
+
+        chunk = self.chunks.popleft()
+        timed = chunk_words(chunk, durations, start, speech, self.offset, _native.SAMPLE_RATE, _native.SAMPLES_PER_FRAME)
+        self.offset += len(samples)
+        return timed
+
+
+def _timed_audio(model: Any, chunks: list["Chunk"], style: "np.ndarray", rate: float, words: str) -> "Audio":
+    """The audio of ``chunks`` with its word timings (see :meth:`Engine.synthesize`)."""
+    import numpy as np
+
+    from .audio import Audio
+
+    check_model(model)
+    timed = _StreamTimings(chunks, words)
+    pieces, spoken = [], []
+    with timing.span("native synthesize", f"chunks={len(chunks)}", native=True):
+        for item in model.stream(_requests(chunks, style, rate), timings=True):
+            spoken += timed.piece(*item)
+            pieces.append(item[0])
+    samples = np.concatenate(pieces) if len(pieces) != 1 else pieces[0]
+    return Audio(samples, words=select(spoken, words))
 
 
 def _feed_into(failure: list[BaseException], feed: "Callable[[], None]") -> None:

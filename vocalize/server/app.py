@@ -1,6 +1,7 @@
 """The HTTP API: OpenAI's ``POST /v1/audio/speech`` and friends, over one warm engine.
 
-Routes: ``POST /v1/audio/speech``, ``GET /v1/audio/voices``, ``GET /v1/models``,
+Routes: ``POST /v1/audio/speech``, ``POST /dev/captioned_speech`` (Kokoro-FastAPI's audio
+with word timestamps), ``GET /v1/audio/voices``, ``GET /v1/models``,
 ``GET /health``, ``GET /status``, ``GET /metrics``, ``GET /openapi.json`` (and ``/docs``).
 Errors are JSON in OpenAI's shape: ``{"error": {"message", "type", "param", "code"}}``.
 """
@@ -98,8 +99,33 @@ class SpeechRequest(BaseModel):
     stream_format: Literal["audio"] = Field("audio", description="Only `audio` (the bytes, streamed) is supported.")
 
 
-def speech_request(max_input_chars: int) -> type[SpeechRequest]:
-    """:class:`SpeechRequest` with ``input`` limited as a server with ``max_input_chars``
+class CaptionedSpeechRequest(SpeechRequest):
+    """The body of ``POST /dev/captioned_speech``: Kokoro-FastAPI's fields (its
+    ``lang_code``, ``volume_multiplier``, ``normalization_options`` and
+    ``return_download_link`` are accepted and ignored)."""
+
+    stream: bool = Field(True, description="Send a JSON object per piece of audio as it is made (one per line), else one object at the end.")
+    return_timestamps: bool = Field(True, description="Give the words' times (`timestamps`).")
+
+
+class WordTimestamp(BaseModel):
+    word: str = Field(description="The word as written in the input.")
+    start_time: float = Field(description="When it starts, in seconds from the start of the audio.")
+    end_time: float = Field(description="When it ends, in seconds.")
+
+
+class CaptionedSpeechResponse(BaseModel):
+    """Kokoro-FastAPI's captioned speech: audio and when each word is spoken. Streamed, each
+    line is one such object: its ``audio`` continues the file (the pieces' bytes joined are
+    one file) and its timestamps are the words of that piece, timed from the start."""
+
+    audio: str = Field(description="The audio bytes, base64.")
+    audio_format: str = Field(description="The audio's media type.")
+    timestamps: list[WordTimestamp] | None = Field(description="The words' times; null (whole) or [] (streamed) without return_timestamps.")
+
+
+def speech_request(max_input_chars: int, base: type[SpeechRequest] = SpeechRequest) -> type[SpeechRequest]:
+    """``base`` (:class:`SpeechRequest`) with ``input`` limited as a server with ``max_input_chars``
     limits it: the one definition both the validation and the OpenAPI schema read."""
     limited = Field(
         min_length=MIN_INPUT_CHARS,
@@ -107,7 +133,7 @@ def speech_request(max_input_chars: int) -> type[SpeechRequest]:
         pattern=NOT_BLANK,
         description=f"The text to speak: {MIN_INPUT_CHARS} to {max_input_chars} characters, not all white space.",
     )
-    return create_model("SpeechRequest", __base__=SpeechRequest, input=(str, limited))
+    return create_model(base.__name__, __base__=base, input=(str, limited))
 
 
 class ErrorDetail(BaseModel):
@@ -211,7 +237,8 @@ def create_app(settings: ServerSettings | None = None, engine: "Engine | None" =
         """The document, with the voices this server has now (a user may add some)."""
         document = copy.deepcopy(plain_openapi())
         names = state.voices() if state.ready.is_set() else []
-        document["components"]["schemas"]["SpeechRequest"]["properties"]["voice"].update(voice_schema(names))
+        for request in ("SpeechRequest", "CaptionedSpeechRequest"):
+            document["components"]["schemas"][request]["properties"]["voice"].update(voice_schema(names))
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -319,6 +346,30 @@ def create_app(settings: ServerSettings | None = None, engine: "Engine | None" =
         },
     )(speech)
 
+    async def captioned_speech(body: CaptionedSpeechRequest, request: Request) -> Response:
+        return await _speech(state, body, request, captioned=True)
+
+    captioned_speech.__annotations__["body"] = speech_request(settings.max_input_chars, CaptionedSpeechRequest)
+    app.post(
+        "/dev/captioned_speech",
+        summary="Speak text with word timestamps (Kokoro-FastAPI's captioned speech)",
+        tags=["kokoro-fastapi"],
+        response_class=StreamingResponse,
+        responses={
+            200: {
+                "model": CaptionedSpeechResponse,  # as application/json
+                "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+                "description": "With `stream` (the default) one CaptionedSpeechResponse object per line "
+                "(application/x-ndjson) as the audio is made; without, one object (application/json).",
+            },
+            400: _error_doc("Bad input: unknown voice, format or model, speed out of range, empty text."),
+            401: _error_doc("Missing or wrong API key."),
+            413: _error_doc("Input text or request body too long."),
+            500: _error_doc("The model gives no word timings."),
+            503: _error_doc("Busy (queue full; see Retry-After) or still warming up."),
+        },
+    )(captioned_speech)
+
     app.add_middleware(_Guard, state=state)
     return app
 
@@ -388,7 +439,7 @@ def _voice(state: _State, voice: Union[str, dict[str, str]]) -> str:
     return voice
 
 
-async def _speech(state: _State, body: SpeechRequest, request: Request) -> Response:
+async def _speech(state: _State, body: SpeechRequest, request: Request, captioned: bool = False) -> Response:
     arrived = time.perf_counter()
     _require_ready(state)
     assert state.engine is not None
@@ -416,7 +467,7 @@ async def _speech(state: _State, body: SpeechRequest, request: Request) -> Respo
 
     loop = asyncio.get_running_loop()
     try:
-        job = Job(state.engine, body.input, voice, body.speed, encoders.encoder(fmt), loop, done)
+        job = Job(state.engine, body.input, voice, body.speed, encoders.encoder(fmt), loop, done, timestamps=captioned)
         state.jobs.add(job)
         state.pool.submit(job.run)
     except BaseException:
@@ -444,6 +495,8 @@ async def _speech(state: _State, body: SpeechRequest, request: Request) -> Respo
         return Response(status_code=499)
     state.metrics.first_audio.observe(time.perf_counter() - arrived)
     state.metrics.characters.inc(len(body.input))
+    if isinstance(body, CaptionedSpeechRequest):
+        return CaptionedResponse(state, job, payload, arrived, encoders.MEDIA_TYPES[fmt], body.stream, body.return_timestamps)
     return SpeechResponse(state, job, payload, arrived, media_type=encoders.MEDIA_TYPES[fmt])
 
 
@@ -486,6 +539,49 @@ class SpeechResponse(StreamingResponse):
                     metrics.errors.labels("cancelled").inc()
 
 
+class CaptionedResponse(SpeechResponse):
+    """A captioned job's pieces as Kokoro-FastAPI sends them: streamed, one
+    :class:`CaptionedSpeechResponse` per line for each piece with audio (the words of a
+    piece without audio go with the next); whole, one object at the end."""
+
+    def __init__(self, state: _State, job: Job, first: tuple[bytes, list[Any]], arrived: float, audio_type: str, stream: bool, timestamps: bool) -> None:
+        self.audio_type, self.stream, self.timestamps = audio_type, stream, timestamps
+        super().__init__(state, job, first, arrived, "application/x-ndjson" if stream else "application/json")  # type: ignore[arg-type]
+
+    def _line(self, audio: bytes, words: list[Any]) -> bytes:
+        import base64
+        import json
+
+        times = [{"word": w.word, "start_time": round(w.start, 3), "end_time": round(w.end, 3)} for w in words] if self.timestamps else None
+        body = {"audio": base64.b64encode(audio).decode("ascii"), "audio_format": self.audio_type, "timestamps": times}
+        if self.stream and times is None:
+            body["timestamps"] = []
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode() + (b"\n" if self.stream else b"")
+
+    async def _chunks(self, first: Any) -> AsyncIterator[bytes]:
+        audio, words = bytearray(), []
+        async for data, piece_words in self._pieces(first):
+            audio += data
+            words += piece_words
+            if self.stream and audio:
+                yield self._line(bytes(audio), words)
+                audio, words = bytearray(), []
+        if not self.stream or words:
+            yield self._line(bytes(audio), words)
+
+    async def _pieces(self, first: Any) -> AsyncIterator[tuple[bytes, list[Any]]]:
+        yield first
+        while True:
+            kind, payload = await self.job.items.get()
+            if kind == DATA:
+                yield payload
+            elif kind == ERROR:
+                self.state.metrics.errors.labels("synthesis").inc()
+                raise RuntimeError(f"synthesis failed after the response started: {payload}") from payload
+            else:  # END, CANCELLED
+                return
+
+
 class _Disconnected(Exception):
     pass
 
@@ -520,7 +616,7 @@ class _BodyTooLarge(StarletteHTTPException):
 
 
 OPEN_PATHS = ("/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc")
-ROUTES = ("/v1/audio/speech", "/v1/audio/voices", "/v1/models", "/health", "/status", "/metrics", "/openapi.json", "/docs")
+ROUTES = ("/v1/audio/speech", "/dev/captioned_speech", "/v1/audio/voices", "/v1/models", "/health", "/status", "/metrics", "/openapi.json", "/docs")
 
 
 class _Guard:

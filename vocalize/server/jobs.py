@@ -30,8 +30,11 @@ class Job:
         encoder: Encoder,
         loop: asyncio.AbstractEventLoop,
         on_done: Callable[["Job"], None],
+        timestamps: bool = False,
     ) -> None:
         self.engine, self.text, self.voice, self.speed, self.encoder = engine, text, voice, speed, encoder
+        # Each DATA payload is then (bytes, the words of the piece with their times).
+        self.timestamps = timestamps
         self.loop = loop
         self.on_done = on_done
         self.items: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
@@ -65,7 +68,8 @@ class Job:
             if self.cancelled.is_set():
                 return
             header = self.encoder.start()
-            stream = self.stream = self.engine.stream(self.text, voice=self.voice, speed=self.speed)
+            timed = {"timestamps": True} if self.timestamps else {}
+            stream = self.stream = self.engine.stream(self.text, voice=self.voice, speed=self.speed, **timed)
             if self.cancelled.is_set():  # cancelled while the stream was being opened
                 stream.close()
             for piece in stream:
@@ -73,11 +77,12 @@ class Job:
                 if header:
                     data, header = header + data, b""
                 self.audio_seconds += piece.duration
-                self._put(DATA, data)
+                self._put(DATA, (data, piece.words or []) if self.timestamps else data)
             if self.cancelled.is_set():
                 return
             self.synthesis_seconds = time.perf_counter() - self.started
-            self._put(DATA, header + self.encoder.finish())
+            last = header + self.encoder.finish()
+            self._put(DATA, (last, []) if self.timestamps else last)
             self.completed = True
         except BaseException as e:  # handed to the request; the thread ends cleanly
             error = self.error = e

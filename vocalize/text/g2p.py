@@ -18,7 +18,7 @@ import types
 import zlib
 import unicodedata
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import AssetError, InputError
@@ -41,6 +41,7 @@ from .segment import (
     split_sentences,
 )
 from .vocab import Vocab, load_vocab
+from .words import Spoken, align_written, locate, number_alone, spoken_words
 
 if TYPE_CHECKING:
     from hibari.g2p import G2P  # type: ignore[import-untyped]
@@ -356,6 +357,7 @@ class _Unit:
     phonemes: str
     boundary: str  # a key of PAUSES: what follows this unit
     pause: float | None = None  # seconds asked for by markup; overrides the boundary's pause
+    words: list[Spoken] = field(default_factory=list)  # its spoken words, in order
 
 
 class Frontend:
@@ -440,9 +442,13 @@ class Frontend:
             _check_limit("first_chunk_max", first_chunk_max)
         _check_text(text)
         units: list[_Unit] = []
+        group = 0
         for piece, pause in split_pauses(text):
             if piece.strip():
+                before = len(units)
                 self._units(self._normalized(piece), max_tokens, first_chunk_max, units)
+                spoken = [s for unit in units[before:] for s in unit.words]
+                group = number_alone(spoken, group) if self.japanese else align_written(piece, spoken, group)
             if pause is not None:
                 if units:
                     units[-1].pause = (units[-1].pause or 0.0) + pause
@@ -469,13 +475,14 @@ class Frontend:
                 for group in pack_words(words, max_tokens):
                     joined = join_phonemes(group)
                     if is_speakable(joined):
-                        units.append(_Unit(joined, joined, boundary_after(group, len(group) - 1) or "sentence"))
+                        units.append(_Unit(joined, joined, boundary_after(group, len(group) - 1) or "sentence", words=spoken_words(group)))
                 if units:
                     units[-1].boundary = "sentence"
             if units:
                 units[-1].boundary = "paragraph"
         if not units:
             raise InputError("no phonemes of Kokoro's alphabet in the input")
+        number_alone([s for unit in units for s in unit.words], 0)
         return self._merge(units, max_tokens, None)
 
     # -- steps -------------------------------------------------------------------------------
@@ -517,7 +524,8 @@ class Frontend:
                         if units:
                             units[-1].boundary = _stronger(units[-1].boundary, boundary)
                         continue
-                    units.append(_Unit(sentence if len(groups) == 1 else join_text(group), phonemes, boundary))
+                    text = sentence if len(groups) == 1 else join_text(group)
+                    units.append(_Unit(text, phonemes, boundary, words=spoken_words(group)))
             if units:
                 units[-1].boundary = "paragraph"
         return units
@@ -536,15 +544,17 @@ class Frontend:
                     cur.phonemes = f"{cur.phonemes} {unit.phonemes}"
                     cur.boundary = unit.boundary
                     cur.pause = unit.pause
+                    cur.words = cur.words + unit.words
                     continue
-            merged.append(_Unit(unit.text, unit.phonemes, unit.boundary, unit.pause))
+            merged.append(_Unit(unit.text, unit.phonemes, unit.boundary, unit.pause, list(unit.words)))
         chunks = []
         for i, unit in enumerate(merged):
             if unit.pause is not None:
                 pause = unit.pause
             else:
                 pause = 0.0 if i == len(merged) - 1 else PAUSES[unit.boundary]
-            chunks.append(Chunk(unit.text, unit.phonemes, self.vocab.encode(unit.phonemes), pause))
+            words = locate(unit.phonemes, unit.words, self.vocab.encode)
+            chunks.append(Chunk(unit.text, unit.phonemes, self.vocab.encode(unit.phonemes), pause, words))
         return chunks
 
     def _words(self, sentence: str) -> list[Word]:

@@ -10,6 +10,7 @@ from .normalize import PARAGRAPH_BREAK
 
 __all__ = [
     "Chunk",
+    "ChunkWord",
     "Word",
     "PAUSES",
     "NON_SPEECH",
@@ -32,6 +33,24 @@ NON_SPEECH = frozenset(';:,.!?—…"()“” ')
 
 
 @dataclass(frozen=True)
+class ChunkWord:
+    """A spoken word of a chunk and the ids it produced: ``token_ids[start:end]`` of its
+    chunk (its speech only, not the punctuation after it).
+
+    ``text`` is the word as the frontend read it (after normalization: "Dr" for "Dr.",
+    "March" for "2023-03-14"), with the punctuation written right after it; ``written`` is
+    the word of the input text it was read from, and ``group`` numbers the written words of
+    one request, so the spoken words of one written word ("$4.5" read as "4.5", "dollars")
+    share it."""
+
+    text: str
+    written: str
+    group: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
 class Chunk:
     """One model call's worth of text."""
 
@@ -39,6 +58,7 @@ class Chunk:
     phonemes: str  # Kokoro phonemes
     token_ids: tuple[int, ...]  # ids via the vocab, without the 0 padding
     pause_after: float  # seconds of silence to insert after this chunk
+    words: tuple[ChunkWord, ...] = ()  # the spoken words, in order
 
 
 @dataclass

@@ -26,12 +26,14 @@ pub fn voiced_range(audio: &[f32]) -> std::ops::Range<usize> {
     start..end
 }
 
-/// Trims leading and trailing silence in place and fades both ends to zero.
-pub fn trim(audio: &mut Vec<f32>) {
+/// Trims leading and trailing silence in place and fades both ends to zero; returns the
+/// samples dropped from the start.
+pub fn trim(audio: &mut Vec<f32>) -> usize {
     let range = voiced_range(audio);
     audio.truncate(range.end);
     audio.drain(..range.start);
     fade_edges(audio);
+    range.start
 }
 
 /// Linear fade-in over the first and fade-out over the last few milliseconds.
@@ -67,7 +69,9 @@ mod tests {
         let mut audio = vec![0.0; 4800];
         audio.extend(tone(24_000));
         audio.extend(vec![0.0; 9600]);
-        trim(&mut audio);
+        let dropped = trim(&mut audio);
+        // The speech starts at 4800: at most the margin before it is kept.
+        assert!((4800 - KEEP - FRAME..=4800 - KEEP).contains(&dropped), "{dropped}");
         // Speech plus at most a frame and the margin on each side.
         assert!(audio.len() >= 24_000, "{}", audio.len());
         assert!(audio.len() <= 24_000 + 2 * (KEEP + FRAME), "{}", audio.len());

@@ -42,6 +42,8 @@ pub struct Schema {
     pub style: String,
     pub speed: String,
     pub audio: String,
+    /// The output of frames per token, when the export has one (see [`DURATIONS`]).
+    pub durations: Option<String>,
 }
 
 impl Schema {
@@ -61,10 +63,11 @@ impl Schema {
                 ),
             ));
         };
-        let Some(audio) = outputs.first() else {
-            return Err(CoreError::model(path, "the model declares no outputs"));
+        let durations = outputs.iter().find(|o| **o == DURATIONS).map(|o| o.to_string());
+        let Some(audio) = outputs.iter().find(|o| **o != DURATIONS) else {
+            return Err(CoreError::model(path, "the model declares no audio output"));
         };
-        Ok(Self { tokens, style, speed, audio: audio.to_string() })
+        Ok(Self { tokens, style, speed, audio: audio.to_string(), durations })
     }
 }
 
@@ -176,6 +179,14 @@ pub struct Split {
     harmonics: usize,
 }
 
+/// The raw output of one inference.
+pub struct Speech {
+    /// 24 kHz audio, [`SAMPLES_PER_FRAME`] samples per frame.
+    pub samples: Vec<f32>,
+    /// Frames given to each padded token (the pads at both ends included), when known.
+    pub durations: Option<Vec<i64>>,
+}
+
 /// A chunk through the encoder: everything the decoder needs for any window of its frames.
 pub struct Encoded {
     /// Frames of audio the chunk lasts (each [`SAMPLES_PER_FRAME`] samples).
@@ -210,7 +221,13 @@ impl Model {
             });
             let (encoder, decoder) = (encoder?, decoder?);
             let harmonics = split_layout(&encoder, &decoder, &files)?;
-            let schema = Schema { tokens: TOKENS.into(), style: STYLE.into(), speed: SPEED.into(), audio: AUDIO.into() };
+            let schema = Schema {
+                tokens: TOKENS.into(),
+                style: STYLE.into(),
+                speed: SPEED.into(),
+                audio: AUDIO.into(),
+                durations: Some(DURATIONS.into()),
+            };
             let graph = Graph::Split(Split { encoder: Pool::new(vec![encoder]), decoder: Pool::new(vec![decoder]), harmonics });
             return Ok(Self { path: path.to_owned(), schema, options, graph });
         }
@@ -344,14 +361,16 @@ impl Model {
     /// Runs one inference: `tokens` without padding (1..=510 ids), one style row, a speed,
     /// waiting for the session with `priority` (see [`crate::pool`]); `run` lets another
     /// thread stop the inference midway (`RunOptions::terminate`). Returns the raw
-    /// waveform at 24 kHz (a split model's decoded in one piece).
-    pub fn infer(&self, tokens: &[i64], style: &[f32], speed: f32, priority: u8, run: Option<&RunOptions>) -> Result<Vec<f32>> {
+    /// waveform at 24 kHz (a split model's decoded in one piece) and, when the export gives
+    /// them, the frames of each padded token.
+    pub fn infer(&self, tokens: &[i64], style: &[f32], speed: f32, priority: u8, run: Option<&RunOptions>) -> Result<Speech> {
         check_request(tokens, style, speed)?;
         let sessions = match &self.graph {
             Graph::Whole(sessions) => sessions,
             Graph::Split(split) => {
                 let encoded = split.encode(tokens, style, speed, priority, run)?;
-                return split.decode(&encoded, 0..encoded.frames, priority, run);
+                let samples = split.decode(&encoded, 0..encoded.frames, priority, run)?;
+                return Ok(Speech { samples, durations: Some(encoded.durations) });
             }
         };
         let padded = padded(tokens);
@@ -367,7 +386,21 @@ impl Model {
         let (_, audio) = outputs[self.schema.audio.as_str()]
             .try_extract_tensor::<f32>()
             .map_err(inference)?;
-        Ok(audio.to_vec())
+        let durations = match &self.schema.durations {
+            Some(name) => {
+                let (_, durations) = outputs[name.as_str()].try_extract_tensor::<i64>().map_err(inference)?;
+                if durations.len() != padded.len() {
+                    return Err(CoreError::inference(format!(
+                        "the model gave {} durations for {} ids",
+                        durations.len(),
+                        padded.len()
+                    )));
+                }
+                Some(durations.to_vec())
+            }
+            None => None,
+        };
+        Ok(Speech { samples: audio.to_vec(), durations })
     }
 
     /// The encoder and decoder, when the model runs split.
@@ -634,9 +667,16 @@ mod tests {
     fn detects_both_known_exports() {
         let p = Path::new("m.onnx");
         let a = Schema::detect(&["tokens", "style", "speed"], &["audio"], p).unwrap();
-        assert_eq!((a.tokens.as_str(), a.audio.as_str()), ("tokens", "audio"));
+        assert_eq!((a.tokens.as_str(), a.audio.as_str(), a.durations.as_deref()), ("tokens", "audio", None));
         let b = Schema::detect(&["input_ids", "style", "speed"], &["waveform"], p).unwrap();
         assert_eq!((b.tokens.as_str(), b.audio.as_str()), ("input_ids", "waveform"));
+    }
+
+    #[test]
+    fn finds_a_durations_output_beside_the_audio() {
+        let p = Path::new("m.onnx");
+        let a = Schema::detect(&["input_ids", "style", "speed"], &["durations", "waveform"], p).unwrap();
+        assert_eq!((a.audio.as_str(), a.durations.as_deref()), ("waveform", Some("durations")));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use crate::audio;
 use crate::pool;
 use crate::error::{CoreError, Result};
-use crate::model::Model;
+use crate::model::{Model, SAMPLES_PER_FRAME};
 
 /// One piece of text already turned into phoneme ids, with its voice and the pause after it.
 /// Empty `tokens` stand for silence alone.
@@ -25,8 +25,19 @@ pub struct ChunkRequest {
     pub pause_after: f32,
 }
 
-/// Audio of one chunk, trimmed and followed by its pause.
-pub type ChunkAudio = Vec<f32>;
+/// Audio of one chunk, trimmed and followed by its pause, with what places its tokens in it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChunkAudio {
+    pub samples: Vec<f32>,
+    /// Frames of [`SAMPLES_PER_FRAME`] samples given to each padded token (the pads at both
+    /// ends included) of the model's output, when the model gives them.
+    pub durations: Option<Vec<i64>>,
+    /// Samples of the model's output (from its first frame) before `samples[0]`: the
+    /// leading silence trimmed, and the frames a long chunk did not decode.
+    pub start: usize,
+    /// Samples of speech in `samples`; the pause follows them.
+    pub speech: usize,
+}
 
 /// Runs chunk requests on a model's session pool from a Tokio runtime.
 pub struct Synthesizer {
@@ -306,25 +317,30 @@ fn render(model: &Model, chunk: &ChunkRequest, index: usize, run: Option<&RunOpt
     let pause = audio::silence(chunk.pause_after);
     if chunk.tokens.is_empty() {
         // A pause with no speech (pause markup before any text).
-        return Ok(vec![0.0; pause]);
+        return Ok(ChunkAudio { samples: vec![0.0; pause], durations: Some(vec![]), start: 0, speech: 0 });
     }
     let priority = match index {
         0 => pool::FIRST,
         1 => pool::SECOND,
         _ => pool::NORMAL,
     };
-    let mut speech = match model.split() {
+    let (mut samples, durations, skipped) = match model.split() {
         Some(split) => {
             let encoded = split.encode(&chunk.tokens, &chunk.style, chunk.speed, priority, run)?;
             let frames = decoded_frames(encoded.durations[0], encoded.frames);
-            split.decode(&encoded, frames, priority, run)?
+            let skipped = frames.start * SAMPLES_PER_FRAME;
+            (split.decode(&encoded, frames, priority, run)?, Some(encoded.durations), skipped)
         }
-        None => model.infer(&chunk.tokens, &chunk.style, chunk.speed, priority, run)?,
+        None => {
+            let speech = model.infer(&chunk.tokens, &chunk.style, chunk.speed, priority, run)?;
+            (speech.samples, speech.durations, 0)
+        }
     };
     let _span = tracing::info_span!("postprocess").entered();
-    audio::trim(&mut speech);
-    speech.resize(speech.len() + pause, 0.0);
-    Ok(speech)
+    let trimmed = audio::trim(&mut samples);
+    let speech = samples.len();
+    samples.resize(speech + pause, 0.0);
+    Ok(ChunkAudio { samples, durations, start: skipped + trimmed, speech })
 }
 
 /// The ordered output of [`Synthesizer::start`].

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
-use vocalize_core::synth::{Canceller, ChunkInput, ChunkStream, Next};
+use vocalize_core::synth::{Canceller, ChunkAudio, ChunkInput, ChunkStream, Next};
 use vocalize_core::model::SplitFiles;
 use vocalize_core::{ChunkRequest, Model as CoreModel, ModelOptions, Synthesizer};
 
@@ -158,25 +158,35 @@ impl Model {
         let mut audio = Vec::new();
         while let Some(chunk) = next_chunk(py, &mut stream)? {
             if audio.is_empty() {
-                audio = chunk;
+                audio = chunk.samples;
             } else {
-                audio.extend_from_slice(&chunk);
+                audio.extend_from_slice(&chunk.samples);
             }
         }
         Ok(PyArray1::from_vec(py, audio))
     }
 
+    /// Whether the model gives the frames of each token (word timings need them): a split
+    /// model always does, a whole export when it has a `durations` output.
+    #[getter]
+    fn durations(&self) -> bool {
+        self.core().schema().durations.is_some()
+    }
+
     /// Like `synthesize`, but yields each chunk's audio as soon as it is ready. With
     /// `more=True` the stream stays open for `AudioStream.push` until `AudioStream.finish`.
-    #[pyo3(signature = (chunks, more = false))]
-    fn stream(&self, chunks: Vec<ChunkArgs<'_>>, more: bool) -> PyResult<AudioStream> {
+    /// With `timings=True` each item is `(samples, durations, start, speech)`: the frames
+    /// of each padded token (None when the model does not give them), the samples of the
+    /// model's output before `samples[0]`, and the samples of speech before the pause.
+    #[pyo3(signature = (chunks, more = false, timings = false))]
+    fn stream(&self, chunks: Vec<ChunkArgs<'_>>, more: bool, timings: bool) -> PyResult<AudioStream> {
         let mut stream = self.synth.open();
         for chunk in requests(chunks)? {
             stream.push(chunk);
         }
         let input = if more { stream.take_input() } else { None };
         stream.finish();
-        Ok(AudioStream::new(stream, input))
+        Ok(AudioStream::new(stream, input, timings))
     }
 
     fn __repr__(&self) -> String {
@@ -191,7 +201,7 @@ impl Model {
 }
 
 /// Waits for the next chunk without the GIL, checking for signals between waits.
-fn next_chunk(py: Python<'_>, stream: &mut ChunkStream) -> PyResult<Option<Vec<f32>>> {
+fn next_chunk(py: Python<'_>, stream: &mut ChunkStream) -> PyResult<Option<ChunkAudio>> {
     loop {
         match without_gil(py, || stream.next_timeout(SIGNAL_CHECK)) {
             Next::Chunk(chunk) => return chunk.map(Some).map_err(to_py),
@@ -218,12 +228,14 @@ struct AudioStream {
     stop: Canceller,
     /// Separate from `chunks`, which the reader holds while it waits.
     input: Mutex<Option<ChunkInput>>,
+    /// Items carry the chunk's timings (see `Model.stream`).
+    timings: bool,
 }
 
 impl AudioStream {
-    fn new(stream: ChunkStream, input: Option<ChunkInput>) -> Self {
+    fn new(stream: ChunkStream, input: Option<ChunkInput>, timings: bool) -> Self {
         let stop = stream.canceller();
-        Self { chunks: Mutex::new(Some(stream)), stop, input: Mutex::new(input) }
+        Self { chunks: Mutex::new(Some(stream)), stop, input: Mutex::new(input), timings }
     }
 
     /// Waits up to [`SIGNAL_CHECK`] for the next chunk; the stream is dropped once done.
@@ -249,10 +261,18 @@ impl AudioStream {
         slf
     }
 
-    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyArray1<f32>>>> {
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
         loop {
             match without_gil(py, || self.wait()) {
-                Next::Chunk(chunk) => return Ok(Some(PyArray1::from_vec(py, chunk.map_err(to_py)?))),
+                Next::Chunk(chunk) => {
+                    let chunk = chunk.map_err(to_py)?;
+                    let samples = PyArray1::from_vec(py, chunk.samples).into_any();
+                    if !self.timings {
+                        return Ok(Some(samples));
+                    }
+                    let item = (samples, chunk.durations, chunk.start, chunk.speech);
+                    return Ok(Some(item.into_pyobject(py)?.into_any()));
+                }
                 Next::Done => return Ok(None),
                 Next::Pending => {
                     if let Err(interrupt) = py.check_signals() {
@@ -314,6 +334,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("SAMPLE_RATE", vocalize_core::SAMPLE_RATE)?;
     m.add("MAX_TOKENS", vocalize_core::MAX_TOKENS)?;
     m.add("STYLE_DIM", vocalize_core::STYLE_DIM)?;
+    m.add("SAMPLES_PER_FRAME", vocalize_core::model::SAMPLES_PER_FRAME)?;
     m.add("OPS_DOMAIN", vocalize_core::ops::DOMAIN)?;
     m.add("ENCODER_INPUTS", vocalize_core::model::ENCODER_INPUTS.to_vec())?;
     m.add("ENCODER_OUTPUTS", vocalize_core::model::ENCODER_OUTPUTS.to_vec())?;
