@@ -147,7 +147,7 @@ def test_an_engine_with_only_synthesize_works(engine, book, tmp_path):
 
 
 @pytest.mark.parametrize("fmt, subtype", [("flac", "PCM_16"), ("mp3", "MPEG_LAYER_III"), ("opus", "OPUS")])
-def test_other_formats_go_through_the_server_encoders(engine, book, tmp_path, fmt, subtype):
+def test_other_formats_go_through_the_shared_encoders(engine, book, tmp_path, fmt, subtype):
     import soundfile
 
     result = make_audiobook(engine, book[:1], tmp_path / "book", fmt=fmt)[0]
