@@ -284,6 +284,10 @@ cli.add_command(voices_command)
 cli.add_command(download_command)
 cli.add_command(info_command)
 
+from .batch_commands import batch_command  # noqa: E402
+
+cli.add_command(batch_command)
+
 
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on; anything but loopback needs an API key.")
