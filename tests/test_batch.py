@@ -180,7 +180,7 @@ def test_rows_become_files_and_a_second_run_keeps_them(tmp_path, engine):
     changed, _ = read_manifest(write_jsonl(tmp_path / "m2.jsonl", [{"id": "one", "text": "A changed first row."}, {"id": "four", "text": SENTENCES[3], "format": "opus"}]))
     third = batch.run(changed, out)
     assert (third.written, third.kept) == (1, 1)
-    assert [e["id"] for e in index(out)] == ["one", "four"]
+    assert [e["id"] for e in index(out)] == ["one", "four", "two/slash", "three"]  # then the other files there
     assert batch.run(changed, out, force=True).written == 2
 
 
@@ -207,31 +207,26 @@ def test_jobs_2_writes_what_one_process_writes(tmp_path, engine):
     assert_consistent(tmp_path / "two")
 
 
-def test_a_read_only_folder_is_one_error_before_any_work(tmp_path):
-    folder = tmp_path / "locked"
-    folder.mkdir()
-    os.chmod(folder, 0o555)
-    try:
-        (folder / "probe").touch()
-    except PermissionError:
-        pass
-    else:
-        pytest.skip("this user writes into read-only folders (root)")
+def test_a_read_only_folder_is_one_error_before_any_work(tmp_path, read_only_folder):
     manifest = write_jsonl(tmp_path / "m.jsonl", [{"id": "a", "text": "Hello."}])
-    result = run_cli("batch", str(manifest), "-o", str(folder))
-    assert result.returncode == 1 and "cannot write" in result.stderr.decode()
-    assert list(folder.iterdir()) == []
+    result = run_cli("batch", str(manifest), "-o", str(read_only_folder))
+    stderr = result.stderr.decode()
+    assert result.returncode == 1 and "cannot write" in stderr and len(stderr.strip().splitlines()) == 1, stderr
+    assert list(read_only_folder.iterdir()) == []
 
 
-def test_a_full_disk_stops_the_batch_with_one_error_and_a_consistent_manifest(tmp_path):
+def test_a_full_disk_stops_the_batch_with_one_error_and_a_consistent_manifest(tmp_path, engine):
     """The disk fills up (a file size limit) after a few rows: one error line, exit 1, and
     the manifest lists exactly the files that are whole."""
-    manifest = write_jsonl(tmp_path / "m.jsonl", [{"id": f"r{i}", "text": t} for i, t in enumerate(SENTENCES * 2)])
+    engine.synthesize("Hi.")  # the model's cache files are written before the limit applies
+    long = "This third row runs on and on, clause after clause, far longer than the two before it, so that its file is the one that no longer fits."
+    texts = [SENTENCES[0], SENTENCES[1], long, SENTENCES[2]]
+    manifest = write_jsonl(tmp_path / "m.jsonl", [{"id": f"r{i}", "text": t} for i, t in enumerate(texts)])
     out = tmp_path / "out"
 
-    def limit_file_size():
+    def limit_file_size():  # files of 4 s of WAV fit, the long row's does not
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
-        resource.setrlimit(resource.RLIMIT_FSIZE, (60_000, 60_000))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
 
     env = {**os.environ, "VOCALIZE_SERVER": "off"}
     env.pop("VOCALIZE_DEBUG", None)
@@ -241,7 +236,8 @@ def test_a_full_disk_stops_the_batch_with_one_error_and_a_consistent_manifest(tm
     )
     stderr = result.stderr.decode()
     assert result.returncode == 1, stderr
-    assert "Traceback" not in stderr and "File too large" in stderr
+    assert "Traceback" not in stderr and "File too large" in stderr and "r2.wav" in stderr
+    assert [e["id"] for e in index(out)] == ["r0", "r1"]  # the batch stopped at the row that did not fit
     assert_consistent(out)
     assert {e["file"] for e in index(out)} == {p.name for p in out.iterdir() if p.name != INDEX}
 
@@ -305,7 +301,9 @@ def test_ctrl_c_with_workers_keeps_finished_rows_whole(tmp_path):
 @pytest.fixture(scope="module")
 def local_ray():
     ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RAY_worker_niceness", "0")  # as `vocalize batch --ray` starts it (see batch_ray)
+        ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
     try:
         yield ray
     finally:
@@ -330,3 +328,39 @@ def test_ray_writes_the_rows_and_resumes_like_a_local_batch(tmp_path, local_ray,
     again = batch.run(rows, out, ray_address="local")
     assert (again.written, again.kept, again.failed) == (0, 5, 1)
     assert local.written == 1
+
+
+def test_word_timings_the_engine_gives_go_into_the_manifest(tmp_path, engine):
+    """The seam for word timings: pieces that carry ``words`` have them written per row."""
+    from dataclasses import dataclass
+
+    from vocalize.audio import Audio
+
+    @dataclass(frozen=True, eq=False)
+    class TimedAudio(Audio):
+        words: tuple = ()
+
+    class Timed:
+        voice = engine.voice
+
+        def stream(self, text, voice=None, speed=None):
+            inner = engine.stream(text, voice=voice, speed=speed)
+
+            class Pieces:
+                def __iter__(self):
+                    for i, piece in enumerate(inner):
+                        yield TimedAudio(piece.samples, words=({"word": f"w{i}", "start": 0.0, "end": piece.duration},))
+
+                def close(self):
+                    inner.close()
+
+            return Pieces()
+
+    class TimedEngines(batch.Engines):
+        def get(self, model, lang):
+            return Timed()
+
+    rows, _ = read_manifest(write_jsonl(tmp_path / "m.jsonl", [{"id": "t", "text": SENTENCES[0]}]))
+    entry = batch.speak_row(TimedEngines(), rows[0], tmp_path)
+    assert entry["words"][0]["word"] == "w0"
+    assert sum(w["end"] for w in entry["words"]) == pytest.approx(entry["duration"], abs=0.01)  # one per piece

@@ -10,8 +10,9 @@ row and ``manifest.jsonl``, one line per row with its id, file, duration, sample
 the hash of its text and settings, and its error when it failed; ``words`` when the engine
 gives word timings. Each audio file is written under a temporary name and renamed, and its
 line is appended to ``manifest.jsonl`` right after, so a kill loses at most the rows being
-spoken; at the end the file is rewritten in manifest order. Running again skips each row
-whose file exists and whose hash is unchanged.
+spoken; at the end the file is rewritten in manifest order (followed by the rows of earlier
+batches whose files are still there). Running again skips each row whose file exists and
+whose hash is unchanged.
 
 Rows are spoken in this process (``jobs=1``), in ``jobs`` worker processes each with its own
 engine, or by actors on a Ray cluster (:mod:`vocalize.batch_ray`).
@@ -383,8 +384,11 @@ def run(
         raise OutputError(f"cannot write {out / INDEX}: {e.strerror or e}") from None
     finally:
         summary.wall_seconds = time.monotonic() - start
+        # This batch's rows in manifest order, then the rows of earlier batches whose files
+        # are still there: the manifest lists every file in the folder.
         order = {row.id: i for i, row in enumerate(rows)}
         ordered = sorted((e for e in entries.values() if e["id"] in order), key=lambda e: order[e["id"]])
+        ordered += [e for i, e in previous.items() if i not in order and _present(out, e)]
         try:
             write_atomic(out / INDEX, "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in ordered).encode())
         except OutputError:
@@ -438,6 +442,11 @@ def _finished(entry: dict[str, Any], row: Row, folder: Path) -> bool:
         return (folder / row.filename).is_file()
     except OSError:
         return False
+
+
+def _present(folder: Path, entry: dict[str, Any]) -> bool:
+    name = entry.get("file")
+    return isinstance(name, str) and "error" not in entry and Path(name).name == name and (folder / name).is_file()
 
 
 def _append(log: Any, entry: dict[str, Any]) -> None:

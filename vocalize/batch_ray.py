@@ -47,6 +47,10 @@ def _connect(address: str) -> Any:
     except ImportError as e:
         raise RayUnavailable(f"--ray needs Ray: pip install 'vocalize[ray]' ({e})") from None
     if not ray.is_initialized():
+        if address == "local":
+            # Ray runs its workers at nice 15, as background work; here they are the work, and
+            # on a busy machine they would get almost no CPU.
+            os.environ.setdefault("RAY_worker_niceness", "0")
         env = {k: v for k, v in os.environ.items() if k.startswith(_FORWARDED)}
         try:
             ray.init(
