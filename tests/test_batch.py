@@ -251,27 +251,28 @@ def vocalize_cmd():
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)
 def test_resume_after_a_kill_speaks_no_row_twice(tmp_path):
-    manifest = write_jsonl(tmp_path / "m.jsonl", [{"id": f"r{i}", "text": f"Row number {i} of the corpus."} for i in range(8)])
+    manifest = write_jsonl(tmp_path / "m.jsonl", [{"id": f"r{i}", "text": f"Row {i}."} for i in range(5)])
     out = tmp_path / "out"
     env = {**os.environ, "VOCALIZE_SERVER": "off"}
     proc = subprocess.Popen([*vocalize_cmd(), "batch", str(manifest), "-o", str(out)], env=env, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 400
+    deadline = time.monotonic() + 900
     while time.monotonic() < deadline and proc.poll() is None:
-        if (out / INDEX).exists() and len((out / INDEX).read_text().splitlines()) >= 3:
+        if (out / INDEX).exists() and len((out / INDEX).read_text().splitlines()) >= 2:
             break
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     done = [e["id"] for e in index(out)]
-    assert 3 <= len(done) < 8
+    assert 2 <= len(done) < 5
     stamps = {p.name: p.stat().st_mtime_ns for p in out.glob("*.wav")}
     assert set(stamps) >= {f"{i}.wav" for i in done}
-    result = run_cli("batch", str(manifest), "-o", str(out))
+    result = subprocess.run([*vocalize_cmd(), "batch", str(manifest), "-o", str(out)], env=env, capture_output=True, timeout=900)
     assert result.returncode == 0, result.stderr
-    assert f"unchanged and kept" in result.stderr.decode()
+    assert f"{len(done)} unchanged and kept" in result.stderr.decode()
     entries = index(out)
-    assert [e["id"] for e in entries] == [f"r{i}" for i in range(8)]
+    assert [e["id"] for e in entries] == [f"r{i}" for i in range(5)]
     for name, stamp in stamps.items():  # the rows finished before the kill were not spoken again
         if name[:-4] in done:
             assert (out / name).stat().st_mtime_ns == stamp
@@ -279,13 +280,14 @@ def test_resume_after_a_kill_speaks_no_row_twice(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)
 def test_ctrl_c_with_workers_keeps_finished_rows_whole(tmp_path):
     manifest = write_jsonl(tmp_path / "m.jsonl", [{"id": f"r{i}", "text": f"Row number {i}, spoken by a worker."} for i in range(10)])
     out = tmp_path / "out"
     env = {**os.environ, "VOCALIZE_SERVER": "off"}
     proc = subprocess.Popen([*vocalize_cmd(), "batch", str(manifest), "-o", str(out), "--jobs", "2", "--threads", "1"],
                             env=env, stderr=subprocess.PIPE, start_new_session=True)
-    deadline = time.monotonic() + 400
+    deadline = time.monotonic() + 900
     while time.monotonic() < deadline and proc.poll() is None:
         if (out / INDEX).exists() and len((out / INDEX).read_text().splitlines()) >= 1:
             break
@@ -311,6 +313,7 @@ def local_ray():
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)
 def test_ray_writes_the_rows_and_resumes_like_a_local_batch(tmp_path, local_ray, engine):
     manifest = write_jsonl(tmp_path / "m.jsonl", [
         *({"id": f"s{i}", "text": t} for i, t in enumerate(SENTENCES)),

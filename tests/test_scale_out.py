@@ -74,6 +74,7 @@ def served(server: Server) -> float:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)
 def test_two_replicas_behind_a_round_robin_both_serve(replicas):
     import soundfile
 
