@@ -526,7 +526,6 @@ def _run_in_processes(rows: list[Row], folder: Path, jobs: int, threads: int | N
                 for row in _take(pending, len(done)):
                     in_flight[pool.submit(_worker_speak, row, str(folder))] = row
         except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
             _stop_workers(pool)
             raise
         pool.shutdown(wait=not broken)
@@ -545,15 +544,18 @@ def _take(rows: Iterator[Row], n: int) -> list[Row]:
 
 def _stop_workers(pool: Any) -> None:
     """Stops the pool's processes (Ctrl-C, an error) so that each removes the temporary file
-    of the row it was speaking; those rows are lost, the others kept."""
+    of the row it was speaking; those rows are lost, the others kept. The processes are
+    taken before ``shutdown``, which forgets them."""
     processes = [p for p in list((getattr(pool, "_processes", None) or {}).values()) if p.is_alive()]
     for process in processes:
         with contextlib.suppress(OSError):
             process.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
     for process in processes:
-        process.join(5)
+        process.join(10)
         if process.is_alive():
             process.kill()
+            process.join(5)
 
 
 def summary_line(summary: Summary) -> str:
