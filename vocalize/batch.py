@@ -504,7 +504,7 @@ def _run_in_processes(rows: list[Row], folder: Path, jobs: int, threads: int | N
     while True:
         pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(per_worker,))
         in_flight: dict[Any, Row] = {}
-        broken = False
+        lost: list[Row] = []
         try:
             for row in _take(pending, 2 * jobs):
                 in_flight[pool.submit(_worker_speak, row, str(folder))] = row
@@ -515,10 +515,11 @@ def _run_in_processes(rows: list[Row], folder: Path, jobs: int, threads: int | N
                     try:
                         entry = future.result()
                     except BrokenProcessPool:
-                        broken = True
+                        lost.append(row)
                         entry = {"id": row.id, "line": row.line, "sha256": row.digest, "error": "the worker process died"}
                     finished(entry)
-                if broken:
+                if lost:
+                    _remove_leftovers(folder, lost + list(in_flight.values()))
                     for future, row in in_flight.items():
                         finished({"id": row.id, "line": row.line, "sha256": row.digest, "error": "the worker process died"})
                     in_flight.clear()
@@ -527,9 +528,12 @@ def _run_in_processes(rows: list[Row], folder: Path, jobs: int, threads: int | N
                     in_flight[pool.submit(_worker_speak, row, str(folder))] = row
         except BaseException:
             _stop_workers(pool)
+            # A worker stopped inside an inference (which holds off its signal handler) may
+            # have been killed before it removed its temporary file.
+            _remove_leftovers(folder, list(in_flight.values()))
             raise
-        pool.shutdown(wait=not broken)
-        if not broken:
+        pool.shutdown(wait=not lost)
+        if not lost:
             return
 
 
