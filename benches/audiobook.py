@@ -4,10 +4,10 @@ Builds a 10-chapter EPUB (the test suite's builder) from the 40 two-sentence tex
 ``benches/texts/openings.txt``, four per chapter (``--lines``). Each run starts a new process (so its
 peak RSS is its own) that warms the engine up, then either speaks the book with
 :func:`vocalize.audiobook.make_audiobook` into a folder (WAV per chapter, playlist,
-manifest), or streams the chapters' texts joined into one WAV file. The two alternate, and
+manifest), or streams the chapters' texts joined into one file (``--format``, default WAV). The two alternate, and
 the medians are compared; the book's RSS is sampled after each chapter.
 
-    python benches/audiobook.py [--runs N] [--lines 1-4]
+    python benches/audiobook.py [--runs N] [--lines 1-4] [--format wav|flac|mp3|opus|pcm]
 """
 
 from __future__ import annotations
@@ -38,9 +38,10 @@ def build_book(folder: Path, lines: int) -> Path:
     return write_epub(folder / "book.epub", epub_files(chapters))
 
 
-def child(kind: str, book: Path, out: Path) -> dict:
+def child(kind: str, book: Path, out: Path, fmt: str) -> dict:
     import vocalize
-    from vocalize.audio import AtomicFile, WavStream
+    from vocalize.audio import AtomicFile
+    from vocalize.encoders import FILE_SUFFIX, EncodedFile
     from vocalize.audiobook import make_audiobook
     from vocalize.documents import read_document
 
@@ -54,12 +55,12 @@ def child(kind: str, book: Path, out: Path) -> dict:
             if p.audio_seconds == 0.0 and p.done > len(rss_after):
                 rss_after.append(round(rss_mb(), 1))
 
-        results = make_audiobook(engine, chapters, out / "book", progress=progress)
+        results = make_audiobook(engine, chapters, out / "book", fmt=fmt, progress=progress)
         seconds = sum(r.duration for r in results)
     else:
         text = "\n\n".join(c.text for c in chapters)
-        target = AtomicFile(out / "whole.wav")
-        sink = WavStream(target.file)
+        target = AtomicFile(out / ("whole" + FILE_SUFFIX[fmt]))
+        sink = EncodedFile(target.file, fmt)
         frames = 0
         for piece in engine.stream(text):
             sink.write(piece.samples)
@@ -75,12 +76,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--lines", type=int, choices=range(1, 5), default=4, help="two-sentence texts per chapter")
+    parser.add_argument("--format", default="wav", choices=["wav", "flac", "mp3", "opus", "pcm"], help="of the chapters and of the whole")
     parser.add_argument("--child", choices=["book", "concat"])
     parser.add_argument("--book")
     parser.add_argument("--out")
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(args.child, Path(args.book), Path(args.out))))
+        print(json.dumps(child(args.child, Path(args.book), Path(args.out), args.format)))
         return
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -91,14 +93,14 @@ def main() -> None:
                 out = folder / f"{kind}-{i}"
                 out.mkdir()
                 done = subprocess.run(
-                    [sys.executable, __file__, "--child", kind, "--book", str(book), "--out", str(out)],
+                    [sys.executable, __file__, "--child", kind, "--book", str(book), "--out", str(out), "--format", args.format],
                     capture_output=True, text=True, check=True,
                 )
                 runs[kind].append(json.loads(done.stdout.strip().splitlines()[-1]))
     wall = {k: statistics.median(r["wall"] for r in v) for k, v in runs.items()}
     audio = {k: v[0]["audio"] for k, v in runs.items()}
     peak = {k: max(r["peak_mb"] for r in v) for k, v in runs.items()}
-    print(f"10 chapters of {args.lines * 2} sentences, {args.runs} alternating runs each, median wall time after warm-up")
+    print(f"10 chapters of {args.lines * 2} sentences as {args.format}, {args.runs} alternating runs each, median wall time after warm-up")
     for kind in ("book", "concat"):
         print(f"  {kind:7s} {wall[kind]:7.2f} s for {audio[kind]:6.1f} s of audio, peak RSS {peak[kind]:6.0f} MB")
     print(f"  book / concatenated: {wall['book'] / wall['concat']:.3f}x wall time "

@@ -56,3 +56,25 @@ def _only_embedded_assets(tmp_path_factory):
         # `vocalize speak` would use any server on 127.0.0.1:8880; tests that want one say so.
         mp.setenv("VOCALIZE_SERVER", "off")
         yield
+
+
+@pytest.fixture
+def read_only_folder(tmp_path):
+    """A folder nobody may write into, root included (made immutable when the mode does not stop root)."""
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    os.chmod(folder, 0o555)
+    immutable = False
+    try:
+        (folder / "probe").touch()
+    except PermissionError:
+        pass
+    else:  # root ignores the mode; an immutable folder stops root too
+        (folder / "probe").unlink()
+        if not shutil.which("chattr") or subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode:
+            pytest.skip("cannot make a folder read-only here")
+        immutable = True
+    yield folder
+    if immutable:
+        subprocess.run(["chattr", "-i", str(folder)], check=True)
+    os.chmod(folder, 0o755)

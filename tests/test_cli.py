@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from conftest import read_wav, run_cli
 from vocalize.cli import cli
 
-COMMANDS = [[], ["speak"], ["voices"], ["phonemize"], ["serve"]]
+COMMANDS = [[], ["speak"], ["voices"], ["phonemize"], ["serve"], ["batch"]]
 
 
 @pytest.mark.parametrize("args", COMMANDS, ids=lambda a: " ".join(a) or "vocalize")

@@ -61,6 +61,29 @@ def test_speak_to_stdout_and_as_pcm_through_the_server(server, local_wav):
     assert pcm.stdout == local_wav[44:]
 
 
+def test_other_formats_through_the_server_are_the_files_speak_writes_itself(server, local_wav, tmp_path):
+    """The server's PCM through the same encoders: FLAC the same samples, mp3 and Ogg Opus
+    as long, whether the model ran here or in the server."""
+    import io
+
+    import numpy as np
+    import soundfile
+
+    reference = np.frombuffer(local_wav[44:], dtype="<i2")
+    before = served(server)
+    for name, subtype, slack in [("served.flac", "PCM_16", 0), ("served.mp3", "MPEG_LAYER_III", 2400), ("served.ogg", "OPUS", 1000)]:
+        result = run_cli("speak", TEXT, "-o", str(tmp_path / name), env={"VOCALIZE_SERVER": server.url})
+        assert result.returncode == 0, result.stderr
+        with soundfile.SoundFile(io.BytesIO((tmp_path / name).read_bytes())) as f:
+            assert (f.samplerate, f.channels, f.subtype) == (24000, 1, subtype)
+            samples = f.read(dtype="int16")
+        assert abs(len(samples) - len(reference)) <= slack, name
+        if subtype == "PCM_16":
+            assert np.array_equal(samples, reference)
+    assert served(server) == before + 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["served.flac", "served.mp3", "served.ogg"]
+
+
 def test_voice_and_speed_go_to_the_server(server, tmp_path):
     before = served(server)
     out, ref = tmp_path / "a.wav", tmp_path / "b.wav"

@@ -353,7 +353,7 @@ def test_loopback_detection():
 
 @pytest.mark.parametrize("fmt", ["mp3", "opus", "flac"])
 def test_encoders_stream_bytes_as_pieces_arrive(fmt):
-    from vocalize.server.encoders import encoder, mp3_frame_size
+    from vocalize.encoders import encoder, mp3_frame_size
 
     tone = (0.3 * np.sin(np.arange(24000 * 3) / 24000 * 2 * np.pi * 220)).astype(np.float32)
     enc = encoder(fmt)

@@ -1,4 +1,4 @@
-"""Audio returned by the engine: WAV encoding and playback."""
+"""Audio returned by the engine: 16-bit PCM, files in every format, playback."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import os
 import wave
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .errors import AudioDeviceError
+from .errors import AudioDeviceError, OutputError
 # Re-exported: they live in .output so that the HTTP client can write files without numpy.
 from .output import SAMPLE_RATE, AtomicFile, wav_header, write_atomic  # noqa: F401
 
@@ -33,28 +33,6 @@ def wav_bytes(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> bytes:
         w.setframerate(sample_rate)
         w.writeframes(to_pcm16(samples))
     return buf.getvalue()
-
-
-class WavStream:
-    """Writes 16-bit WAV (or raw PCM) to a binary file as audio arrives; on a seekable file
-    the header's sizes are set right at the end."""
-
-    def __init__(self, out: BinaryIO, sample_rate: int = SAMPLE_RATE, raw: bool = False) -> None:
-        self.out, self.sample_rate, self.raw = out, sample_rate, raw
-        self.frames = 0
-        if not raw:
-            out.write(wav_header(sample_rate))
-
-    def write(self, samples: np.ndarray) -> None:
-        self.out.write(to_pcm16(samples))
-        self.frames += len(samples)
-        self.out.flush()
-
-    def close(self) -> None:
-        if not self.raw and self.out.seekable():
-            self.out.seek(0)
-            self.out.write(wav_header(self.sample_rate, self.frames))
-        self.out.flush()
 
 
 @dataclass(frozen=True, eq=False)
@@ -81,9 +59,22 @@ class Audio:
         """The audio as a 16-bit PCM WAV file."""
         return wav_bytes(self.samples, self.sample_rate)
 
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Writes a 16-bit mono WAV file, atomically; returns its path."""
-        return write_atomic(path, self.to_wav())
+    def save(self, path: str | os.PathLike[str], format: str | None = None) -> Path:
+        """Writes the audio to ``path``, atomically, in ``format`` (see
+        :data:`vocalize.encoders.FORMATS`), by default the one its suffix names (``.mp3``,
+        ``.flac``, ``.ogg``/``.opus``, ``.pcm``/``.raw``), else WAV; returns the path."""
+        from .encoders import FORMATS, EncodedFile, format_of
+
+        fmt = format or format_of(path) or "wav"
+        if fmt not in FORMATS:
+            raise OutputError(f"unknown audio format {fmt!r}; choose from {', '.join(FORMATS)}")
+        if fmt == "wav":
+            return write_atomic(path, self.to_wav())
+        with AtomicFile(path) as target:
+            sink = EncodedFile(target.file, fmt)
+            sink.write(self.samples)
+            sink.close()
+            return target.commit()
 
     def play(self) -> None:
         """Plays through the default output device and waits until done."""

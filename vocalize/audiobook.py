@@ -21,18 +21,17 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from .documents import Chapter, chapter_filename
+from .encoders import FILE_SUFFIX, FORMATS, EncodedFile
 from .errors import OutputError
 from .output import SAMPLE_RATE, AtomicFile, write_atomic
 
-__all__ = ["FORMATS", "Progress", "ChapterResult", "make_audiobook", "engine_settings", "chapter_hash"]
+__all__ = ["Progress", "ChapterResult", "make_audiobook", "engine_settings", "chapter_hash"]
 
 MANIFEST, PLAYLIST = "book.json", "book.m3u"
 MANIFEST_KIND = "vocalize-audiobook/1"
-# Format -> file suffix. wav and pcm are written here; the others by the server's encoders.
-FORMATS = {"wav": "wav", "flac": "flac", "mp3": "mp3", "opus": "opus", "pcm": "pcm"}
 # Characters of text per second of speech, until the job has measured its own.
 CHARS_PER_SECOND = 14.0
 
@@ -95,7 +94,7 @@ def make_audiobook(
     plans = []
     for chapter in chapters:
         digest = chapter_hash(chapter, settings, fmt)
-        name = chapter_filename(chapter.number, chapter.title, FORMATS[fmt], count)
+        name = chapter_filename(chapter.number, chapter.title, FILE_SUFFIX[fmt].lstrip("."), count)
         old = entries.get(chapter.number)
         kept = (
             not force
@@ -173,8 +172,9 @@ def _prepare(folder: Path) -> Path:
 def _speak(engine: Any, text: str, path: Path, fmt: str, report: Callable[[float], None]) -> float:
     """Streams ``text``'s audio into ``path`` (atomically); returns its length in seconds."""
     target = AtomicFile(path)
+    sink = None
     try:
-        sink = _sink(fmt, target.file)
+        sink = EncodedFile(target.file, fmt)
         frames = 0
         report(0.0)
         pieces = engine.stream(text) if hasattr(engine, "stream") else iter([engine.synthesize(text)])
@@ -190,57 +190,11 @@ def _speak(engine: Any, text: str, path: Path, fmt: str, report: Callable[[float
         sink.close()
         target.commit()
     except BaseException:
+        if sink is not None:
+            sink.abort()
         target.discard()
         raise
     return frames / SAMPLE_RATE
-
-
-class _EncoderSink:
-    """An encoder of :mod:`vocalize.server.encoders` writing into a file.
-
-    Those encoders stream, so a FLAC's header says "length unknown"; in a file the length
-    is then filled in, as a FLAC encoder does when it can seek back (many readers need it)."""
-
-    def __init__(self, fmt: str, encoder: Any, out: BinaryIO) -> None:
-        self.fmt, self.encoder, self.out = fmt, encoder, out
-        self.frames = 0
-        out.write(encoder.start())
-
-    def write(self, samples: Any) -> None:
-        self.out.write(self.encoder.encode(samples))
-        self.frames += len(samples)
-
-    def close(self) -> None:
-        self.out.write(self.encoder.finish())
-        if self.fmt == "flac":
-            set_flac_length(self.out, self.frames)
-
-
-def set_flac_length(out: BinaryIO, frames: int) -> None:
-    """Writes ``frames`` into the total-samples field of the STREAMINFO block at the start of
-    the FLAC file ``out`` (the 36 low bits of the 8 bytes at offset 18)."""
-    out.flush()
-    out.seek(0)
-    head = out.read(26)
-    if len(head) < 26 or head[:4] != b"fLaC" or head[4] & 0x7F != 0:
-        raise OutputError("the FLAC encoder wrote no STREAMINFO block")
-    packed = int.from_bytes(head[18:26], "big")
-    packed = (packed & ~((1 << 36) - 1)) | (frames & ((1 << 36) - 1))
-    out.seek(18)
-    out.write(packed.to_bytes(8, "big"))
-    out.seek(0, os.SEEK_END)
-
-
-def _sink(fmt: str, out: BinaryIO) -> Any:
-    if fmt in ("wav", "pcm"):
-        from .audio import WavStream
-
-        return WavStream(out, raw=fmt == "pcm")
-    try:
-        from .server.encoders import encoder
-    except ImportError as e:
-        raise OutputError(f"{fmt} needs soundfile: pip install 'vocalize[server]' ({e})") from None
-    return _EncoderSink(fmt, encoder(fmt), out)
 
 
 def _complete(path: Path) -> bool:

@@ -11,6 +11,7 @@ import sys
 
 import click
 
+from .encoders import FORMATS
 from .errors import VocalizeError
 
 SPEED_RANGE = click.FloatRange(0.5, 2.0)
@@ -48,8 +49,8 @@ def read_text(text: str | None, encoding: str | None = None) -> str:
 
 @cli.command()
 @click.argument("text", required=False, metavar="[TEXT | FILE]")
-@click.option("-o", "--output", type=click.Path(allow_dash=True), help="Write a 16-bit 24 kHz WAV file here; '-' streams it to standard output; a folder (book/) gets one file per chapter of FILE.")
-@click.option("--format", "fmt", type=click.Choice(["wav", "pcm"]), default="wav", show_default=True, help="Output format: WAV, or raw 16-bit little-endian 24 kHz mono PCM.")
+@click.option("-o", "--output", type=click.Path(allow_dash=True), help="Write the audio here, in the format its extension names (.wav, .flac, .mp3, .ogg or .opus for Ogg Opus, .pcm or .raw); '-' streams WAV to standard output; a folder (book/) gets one file per chapter of FILE.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None, help="Output format, whatever the extension says; needed for '-o -' other than WAV. pcm is raw 16-bit little-endian 24 kHz mono; chapters in a folder are WAV unless this says otherwise.")
 @click.option("--play", is_flag=True, help="Play through the default audio device (needs vocalize[play]).")
 @click.option("-v", "--voice", default=None, help="Voice name (see `vocalize voices`), voice file, or blend like jm_kumo:0.7+jf_alpha:0.3; default jm_kumo.")
 @click.option("-s", "--speed", type=SPEED_RANGE, default=1.0, show_default=True, help="Speaking rate, 0.5 to 2.0.")
@@ -73,7 +74,7 @@ def read_text(text: str | None, encoding: str | None = None) -> str:
 def speak(
     text: str | None,
     output: str | None,
-    fmt: str,
+    fmt: str | None,
     play: bool,
     voice: str | None,
     speed: float,
@@ -95,7 +96,7 @@ def speak(
     captions_path: str | None,
     caption_words: str,
 ) -> None:
-    """Speak TEXT (or standard input, or FILE) into a WAV file or the speakers.
+    """Speak TEXT (or standard input, or FILE) into an audio file or the speakers.
 
     When TEXT names an existing file it is read: an EPUB, Markdown (.md), HTML or PDF
     document, or plain text; to speak such a name itself, add --text. A document's
@@ -108,6 +109,8 @@ def speak(
     \b
     Examples:
       vocalize speak "Hello, world!" -o hello.wav
+      vocalize speak "Hello, world!" -o hello.mp3
+      vocalize speak -o - --format opus < notes.txt > notes.ogg
       echo "Read this aloud." | vocalize speak --play
       vocalize speak "Wait [pause:1s] now go." -o wait.wav
       vocalize speak --lang ja "こんにちは。" -o ja.wav
@@ -121,6 +124,7 @@ def speak(
         raise click.UsageError("--list, --chapters and --force need a document FILE")
     if output is None and not play and not list_only:
         raise click.UsageError("say where the audio goes: -o FILE, --play, or both")
+    fmt = output_format(output, fmt)
     if captions_path is not None:
         from . import captions
 
@@ -207,6 +211,24 @@ def _captioned(pieces, path: str):
     return collect(), lambda: captions.write(path, words)
 
 
+def output_format(output: str | None, fmt: str | None) -> str:
+    """The format to write: ``--format``, else the one ``-o``'s extension names (WAV for
+    standard output and for a folder of chapters). Any other extension is a usage error."""
+    from .encoders import SUFFIXES, format_of
+
+    if fmt is not None:
+        return fmt
+    if output in (None, "-") or output.endswith(("/", os.sep)) or os.path.isdir(output):
+        return "wav"
+    found = format_of(output)
+    if found is None:
+        raise click.UsageError(
+            f"cannot tell the audio format of {output!r}: name it {', '.join(SUFFIXES)}, or give --format",
+            ctx=click.get_current_context(silent=True),
+        )
+    return found
+
+
 def write_stream(pieces, output: str | None, fmt: str, play: bool, finish=None) -> float:
     """Writes (and/or plays) audio pieces as they arrive; returns the seconds written.
 
@@ -214,13 +236,19 @@ def write_stream(pieces, output: str | None, fmt: str, play: bool, finish=None) 
     leaves nothing behind. Playback starts with the first piece. ``finish`` runs once all
     audio is written, before the file is renamed into place: if it fails, the audio file
     is not left either."""
-    from .audio import SAMPLE_RATE, AtomicFile, WavStream, open_player
+    from .audio import SAMPLE_RATE, AtomicFile, open_player
+    from .encoders import EncodedFile
 
     target = AtomicFile(output) if output not in (None, "-") else None
     sink = None
     if output is not None:
         out = target.file if target else sys.stdout.buffer
-        sink = WavStream(out, raw=fmt == "pcm")
+        try:
+            sink = EncodedFile(out, fmt)
+        except BaseException:
+            if target:
+                target.discard()
+            raise
     progress = target is not None and not play and sys.stderr.isatty()
     player = None
     frames = 0
@@ -244,6 +272,8 @@ def write_stream(pieces, output: str | None, fmt: str, play: bool, finish=None) 
         if player:
             player.finish()
     except BaseException:
+        if sink:
+            sink.abort()
         if target:
             target.discard()
         if player:
@@ -290,6 +320,10 @@ from .asset_commands import download_command, info_command, voices_command  # no
 cli.add_command(voices_command)
 cli.add_command(download_command)
 cli.add_command(info_command)
+
+from .batch_commands import batch_command  # noqa: E402
+
+cli.add_command(batch_command)
 
 
 @cli.command()

@@ -1,7 +1,8 @@
 """A small client of ``vocalize serve``, used by ``vocalize speak`` to skip loading the model.
 
-Standard library only (no numpy, no native module), so trying a server costs a few
-milliseconds. The server is ``VOCALIZE_SERVER`` (a URL; ``off`` turns this off), else
+Standard library only for WAV and PCM (no numpy, no native module), so trying a server
+costs a few milliseconds; flac, mp3 and Ogg Opus are encoded here from the server's PCM by
+:mod:`vocalize.encoders`, which loads numpy and soundfile. The server is ``VOCALIZE_SERVER`` (a URL; ``off`` turns this off), else
 ``http://127.0.0.1:8880``; ``VOCALIZE_API_KEY`` is sent as a bearer token when set.
 
 The server is only a shortcut: whenever it is not there, refuses the request (busy, wrong
@@ -81,7 +82,7 @@ def speak(
     progress: Callable[[float], None] | None = None,
 ) -> float:
     """Has the server speak ``text`` into ``output`` (a path, or ``-`` for standard output) as
-    WAV or raw PCM, written as it arrives; a file appears only once complete. Returns the
+    ``fmt`` (see :data:`vocalize.encoders.FORMATS`), written as it arrives; a file appears only once complete. Returns the
     seconds of audio written."""
     url = url or server_url() or DEFAULT_URL
     if output == "-":
@@ -131,6 +132,8 @@ def _request(url: str, text: str, voice: str | None, speed: float) -> tuple[http
 
 def _copy(response: http.client.HTTPResponse, out: BinaryIO, fmt: str, progress: Callable[[float], None] | None, to_stdout: bool) -> float:
     """Writes the response's PCM to ``out`` (after a WAV header unless ``fmt`` is pcm)."""
+    if fmt not in ("wav", "pcm"):
+        return _encode(response, out, fmt, progress, to_stdout)
     wav = fmt != "pcm"
     written = 0
     header = wav_header(SAMPLE_RATE) if wav else b""
@@ -159,4 +162,42 @@ def _copy(response: http.client.HTTPResponse, out: BinaryIO, fmt: str, progress:
         out.seek(0)
         out.write(wav_header(SAMPLE_RATE, frames))
     out.flush()
+    return frames / SAMPLE_RATE
+
+
+def _encode(response: http.client.HTTPResponse, out: BinaryIO, fmt: str, progress: Callable[[float], None] | None, to_stdout: bool) -> float:
+    """Writes the response's PCM to ``out`` through the encoder of ``fmt`` (flac, mp3, opus),
+    the one ``vocalize speak`` uses in-process; numpy and soundfile load only here."""
+    import numpy as np
+
+    from .encoders import EncodedFile
+
+    sink: EncodedFile | None = None
+    rest = b""
+    frames = 0
+    try:
+        while True:
+            data = response.read1(65536)
+            if not data:
+                break
+            data = rest + data
+            whole = len(data) // 2 * 2
+            rest = data[whole:]
+            if not whole:
+                continue
+            if sink is None:  # nothing is written before the first audio
+                sink = EncodedFile(out, fmt)
+            sink.write(np.frombuffer(data[:whole], dtype="<i2").astype(np.float32) / 32767.0)
+            frames += whole // 2
+            if progress:
+                progress(frames / SAMPLE_RATE)
+    except (OSError, http.client.HTTPException) as e:
+        if sink is not None:
+            sink.abort()
+        if to_stdout and sink is not None:
+            raise VocalizeError(f"the server stopped sending audio: {e}") from None
+        raise Unavailable(f"the server stopped sending audio: {e}") from None
+    if sink is None:  # no audio at all: still a valid (empty) file
+        sink = EncodedFile(out, fmt)
+    sink.close()
     return frames / SAMPLE_RATE

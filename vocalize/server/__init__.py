@@ -1,6 +1,6 @@
 """``vocalize serve``: an OpenAI-compatible speech server over one warm engine.
 
-Needs the ``server`` extra (``pip install 'vocalize[server]'``: FastAPI, uvicorn, soundfile,
+Needs the ``server`` extra (``pip install 'vocalize[server]'``: FastAPI, uvicorn,
 prometheus_client). See :mod:`vocalize.server.app` for the routes.
 """
 

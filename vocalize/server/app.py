@@ -29,7 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .. import __version__, assets
 from ..engine import MAX_SPEED, MIN_SPEED
 from ..errors import InputError, VocalizeError, VoiceError
-from . import encoders
+from .. import encoders
 from .admission import Admission, Busy
 from .jobs import CANCELLED, DATA, END, ERROR, Job
 from .metrics import Metrics

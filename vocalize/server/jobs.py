@@ -12,7 +12,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable
 
-from .encoders import Encoder
+from ..encoders import Encoder
 
 if TYPE_CHECKING:
     from ..engine import Engine, Stream

@@ -1,4 +1,5 @@
-"""Streaming audio encoders: float32 pieces in, bytes to send out, as the pieces arrive.
+"""Audio formats: streaming encoders (float32 pieces in, bytes out as the pieces arrive), the
+one home of every format the server sends and the CLI, the audiobook and the batch write.
 
 ``wav`` and ``pcm`` are written here (16-bit little-endian, 24 kHz mono; the WAV header's
 sizes say "until the end", as for a pipe). ``flac``, ``mp3`` and ``opus`` (Ogg Opus) go
@@ -10,14 +11,18 @@ in the length and checksum, and MP3 to fill a LAME tag frame it reserved at the 
 bytes were sent long before, so the sink drops such rewrites. What the client gets is still
 valid: a FLAC stream whose STREAMINFO says "length unknown" (as ``flac`` writes to a pipe),
 and a constant-bitrate MP3 from which the empty placeholder frame is removed, as LAME does
-when it writes to a pipe.
+when it writes to a pipe. :class:`EncodedFile` writes the same bytes into a file and, when
+the file can seek, fills in the lengths a stream leaves unknown (WAV sizes, FLAC's total).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+import os
+from pathlib import PurePath
+from typing import TYPE_CHECKING, BinaryIO, Callable
 
-from ..output import SAMPLE_RATE, wav_header
+from .errors import OutputError
+from .output import SAMPLE_RATE, wav_header
 
 if TYPE_CHECKING:
     import numpy as np
@@ -31,6 +36,9 @@ MEDIA_TYPES = {
     "pcm": "audio/pcm",
 }
 FORMATS = tuple(MEDIA_TYPES)
+# Output file suffix -> format; the first suffix of each format is the one files get.
+SUFFIXES = {".wav": "wav", ".flac": "flac", ".mp3": "mp3", ".opus": "opus", ".ogg": "opus", ".pcm": "pcm", ".raw": "pcm"}
+FILE_SUFFIX = {fmt: next(s for s, f in SUFFIXES.items() if f == fmt) for fmt in FORMATS}
 # MP3 at a constant 64 kbit/s: plenty for 24 kHz mono speech, and a constant rate lets a
 # reader that sees no LAME tag (libsndfile's, for one) work out the length.
 MP3_COMPRESSION = 0.6
@@ -58,7 +66,7 @@ class PcmEncoder(Encoder):
     media_type = MEDIA_TYPES["pcm"]
 
     def encode(self, samples: "np.ndarray") -> bytes:
-        from ..audio import to_pcm16
+        from .audio import to_pcm16
 
         return to_pcm16(samples)
 
@@ -121,7 +129,10 @@ class SoundFileEncoder(Encoder):
     FLAC decodes to exactly the samples of the other formats."""
 
     def __init__(self, media_type: str, format: str, subtype: str, pcm16: bool = False, **options: object) -> None:
-        import soundfile
+        try:
+            import soundfile
+        except ImportError as e:  # a core dependency; only a broken install lacks it
+            raise OutputError(f"writing {format} needs soundfile (pip install soundfile): {e}") from None
 
         self.media_type = media_type
         self.pcm16 = pcm16
@@ -137,7 +148,7 @@ class SoundFileEncoder(Encoder):
         if self.pcm16:
             import numpy as np
 
-            from ..audio import to_pcm16
+            from .audio import to_pcm16
 
             samples = np.frombuffer(to_pcm16(samples), dtype="<i2")
         self.file.write(samples)
@@ -221,3 +232,67 @@ _ENCODERS: dict[str, Callable[[], Encoder]] = {
 def encoder(fmt: str) -> Encoder:
     """A new encoder for ``fmt``, one of :data:`FORMATS`."""
     return _ENCODERS[fmt]()
+
+
+def format_of(path: str | os.PathLike[str]) -> str | None:
+    """The format a file name's suffix asks for (``.ogg`` and ``.opus`` are Ogg Opus,
+    ``.pcm`` and ``.raw`` 16-bit PCM), or None when the suffix is none of :data:`SUFFIXES`."""
+    return SUFFIXES.get(PurePath(path).suffix.lower())
+
+
+class EncodedFile:
+    """Audio in format ``fmt`` written to the binary file ``out`` as it arrives (each piece
+    flushed, so a pipe's reader hears it at once). When ``out`` can seek, :meth:`close` fills
+    in the lengths a stream leaves unknown: a WAV header's sizes and FLAC's total samples."""
+
+    def __init__(self, out: BinaryIO, fmt: str = "wav") -> None:
+        self.out, self.fmt, self.frames = out, fmt, 0
+        self.encoder = encoder(fmt)
+        self._put(self.encoder.start())
+
+    def _put(self, data: bytes) -> None:
+        if data:
+            self.out.write(data)
+            self.out.flush()
+
+    def write(self, samples: "np.ndarray") -> None:
+        self._put(self.encoder.encode(samples))
+        self.frames += len(samples)
+
+    def close(self) -> None:
+        self._put(self.encoder.finish())
+        if not _seekable(self.out):
+            return
+        if self.fmt == "wav":
+            self.out.seek(0)
+            self.out.write(wav_header(SAMPLE_RATE, self.frames))
+            self.out.seek(0, os.SEEK_END)
+        elif self.fmt == "flac":
+            set_flac_length(self.out, self.frames)
+        self.out.flush()
+
+    def abort(self) -> None:
+        """Releases the encoder when the output is abandoned (an error, Ctrl-C)."""
+        self.encoder.abort()
+
+
+def _seekable(out: BinaryIO) -> bool:
+    try:
+        return out.seekable()
+    except (OSError, ValueError):
+        return False
+
+
+def set_flac_length(out: BinaryIO, frames: int) -> None:
+    """Writes ``frames`` into the total-samples field of the STREAMINFO block at the start of
+    the FLAC file ``out`` (the 36 low bits of the 8 bytes at offset 18)."""
+    out.flush()
+    out.seek(0)
+    head = out.read(26)
+    if len(head) < 26 or head[:4] != b"fLaC" or head[4] & 0x7F != 0:
+        raise OutputError("the FLAC encoder wrote no STREAMINFO block")
+    packed = int.from_bytes(head[18:26], "big")
+    packed = (packed & ~((1 << 36) - 1)) | (frames & ((1 << 36) - 1))
+    out.seek(18)
+    out.write(packed.to_bytes(8, "big"))
+    out.seek(0, os.SEEK_END)
