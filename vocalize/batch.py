@@ -531,10 +531,25 @@ def _run_in_processes(rows: list[Row], folder: Path, jobs: int, threads: int | N
             # A worker stopped inside an inference (which holds off its signal handler) may
             # have been killed before it removed its temporary file.
             _remove_leftovers(folder, list(in_flight.values()))
+            _settle(folder, in_flight, finished)
             raise
         pool.shutdown(wait=not lost)
         if not lost:
             return
+
+
+def _settle(folder: Path, in_flight: dict[Any, Row], finished: Callable[[dict[str, Any]], None]) -> None:
+    """After an interruption: records the rows whose worker finished but was not heard yet,
+    and removes a file a stopped worker put in place before it could report it, unless an
+    earlier batch's manifest line names it, so the manifest and the files still agree."""
+    for future, row in in_flight.items():
+        if future.done() and not future.cancelled() and future.exception() is None:
+            finished(future.result())
+    known = read_index(folder)
+    for future, row in in_flight.items():
+        if not (future.done() and not future.cancelled() and future.exception() is None) and row.id not in known:
+            with contextlib.suppress(OSError):
+                (folder / row.filename).unlink()
 
 
 def _take(rows: Iterator[Row], n: int) -> list[Row]:
