@@ -50,6 +50,7 @@ class RoundRobin:
                     s.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
+                s.close()  # both pipes of a connection close both sockets; closing twice is harmless
 
     def close(self) -> None:
         self.listener.close()
