@@ -69,7 +69,7 @@ def read_text(text: str | None, encoding: str | None = None) -> str:
 @click.option("--list", "list_only", is_flag=True, help="Print the chapters FILE has (number, title, words) and stop.")
 @click.option("--chapters", "chapter_spec", default=None, help="Chapters of FILE to speak: 3, 3-5, 8- or 1,4-6 (see --list).")
 @click.option("--force", is_flag=True, help="With -o FOLDER/: speak every chapter again, even those already written and unchanged.")
-@click.option("--captions", "captions_path", type=click.Path(dir_okay=False), default=None, help="Also write when each word is spoken: .srt or .vtt captions, or .json for the word list (written once the audio is complete).")
+@click.option("--captions", "captions_path", default=None, help="Also write when each word is spoken: .srt or .vtt captions, or .json for the word list (written once the audio is complete).")
 @click.option("--caption-words", type=click.Choice(["written", "spoken"]), default="written", show_default=True, help="Caption the words as written in the text ($4.5) or as read (4.5 dollars).")
 def speak(
     text: str | None,
