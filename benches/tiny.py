@@ -36,7 +36,7 @@ if which == "vocalize":
     from vocalize import _native, assets
     _native.init(str(assets.ort_library()))
     tiny = _native.load_tiny(model, 1)
-    audio = [tiny.synthesize(chunk, 1.0, seed=i) for i, chunk in enumerate(ids)]
+    audio = [tiny.render(chunk, 1.0, seed=i) for i, chunk in enumerate(ids)]
 else:
     from hibari import Hibari
     hibari = Hibari(model=model, threads=1)
@@ -104,7 +104,7 @@ def split(runs: int, tiny, hibari, ids: list[int]) -> None:
     feed = {"ids": np.asarray([[0, *ids, 0]], np.int64), "speed": np.asarray([1.0], np.float32)}
     rng = np.random.default_rng(0)
     for _ in range(runs):
-        tiny.synthesize(ids, 1.0, seed=0)
+        tiny.render(ids, 1.0, seed=0)
         for _id, _parent, name, _fields, _start, duration in _native.take_spans():
             if name in spans:
                 spans[name].append(duration / 1e9)
@@ -148,7 +148,7 @@ def main() -> None:
         rng = np.random.default_rng(0)
 
         def ours(chunks):
-            return lambda: [tiny.synthesize(c, 1.0, seed=i) for i, c in enumerate(chunks)]
+            return lambda: [tiny.render(c, 1.0, seed=i) for i, c in enumerate(chunks)]
 
         def theirs(chunks):
             return lambda: [hibari.from_ids([0, *c, 0], 1.0, rng) for c in chunks]

@@ -39,8 +39,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("vocalize.server")
 
 MODEL_ID = "kokoro"
-# Model names OpenAI clients send; all of them are the one Kokoro model.
+# The tiny tier (vocalize.tiny): `"model": "tiny"`.
+TINY_MODEL_ID = "tiny"
+# Model names OpenAI clients send; all of them are the Kokoro model.
 MODEL_ALIASES = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts")
+MODEL_IDS = (MODEL_ID, TINY_MODEL_ID, *MODEL_ALIASES)
 # OpenAI's voice names speak with the server's default voice, so OpenAI clients work as is.
 OPENAI_VOICES = (
     "alloy", "ash", "ballad", "cedar", "coral", "echo", "fable", "marin", "nova", "onyx", "sage", "shimmer", "verse",
@@ -59,6 +62,8 @@ class ServerSettings:
     max_input_chars: int = 4096
     api_key: str | None = None
     threads: int | None = None
+    # The model warmed at start-up ("kokoro" or "tiny"); the other loads with its first request.
+    model: str = MODEL_ID
 
     @property
     def max_body_bytes(self) -> int:
@@ -79,8 +84,9 @@ class SpeechRequest(BaseModel):
 
     model: str = Field(
         MODEL_ID,
-        description=f"`{MODEL_ID}`, or one of OpenAI's names for it: {', '.join(MODEL_ALIASES)}.",
-        json_schema_extra={"enum": [MODEL_ID, *MODEL_ALIASES]},
+        description=f"`{MODEL_ID}` (or one of OpenAI's names for it: {', '.join(MODEL_ALIASES)}), or `{TINY_MODEL_ID}`: "
+        "the tiny model, with its own voices (heart, emma, fable, fenrir, kore).",
+        json_schema_extra={"enum": list(MODEL_IDS)},
     )
     input: str = Field(description="The text to speak.")
     voice: Union[str, dict[str, str]] = Field(
@@ -158,25 +164,49 @@ class _State:
         self.jobs: set[Job] = set()
         self.metrics = Metrics(lambda: self.admission.busy, lambda: self.admission.queued, MODEL_ID, __version__)
 
+        # Engines by model id, made on first use (the server's own model at warm-up).
+        self.engines: dict[str, "Engine"] = {}
+        self.engines_lock = threading.Lock()
+        if engine is not None:
+            self.engines[TINY_MODEL_ID if type(engine).__name__ == "TinyEngine" else MODEL_ID] = engine
+
+    def engine_for(self, model: str) -> "Engine":
+        """The engine of a request's model (``kokoro`` and OpenAI's names, or ``tiny``)."""
+        key = TINY_MODEL_ID if model == TINY_MODEL_ID else MODEL_ID
+        with self.engines_lock:
+            engine = self.engines.get(key)
+            if engine is None:
+                from ..engine import Engine
+
+                engine = self.engines[key] = Engine(model=key, threads=self.settings.threads)
+            return engine
+
     def warm_up(self) -> None:
         """Loads the model and the text frontend and runs one short synthesis; then ready."""
         try:
             if self.engine is None:
-                from ..engine import Engine
-
-                self.engine = Engine(threads=self.settings.threads)
+                self.engine = self.engine_for(self.settings.model)
             self.engine.warm_up()
             self.engine.synthesize("Ready.")
-            self.model_path = str(assets.default_model())
+            self.model_path = str(self.engine._model().path) if self.settings.model == TINY_MODEL_ID else str(assets.default_model())
             self.ready.set()
             log.info("vocalize: ready (model %s, %d threads)", self.model_path, self.engine.threads)
         except BaseException as e:  # reported by /health and by the serve command
             self.failure = e
             log.error("vocalize: error: warm-up failed: %s", e)
 
-    def voices(self) -> list[str]:
-        assert self.engine is not None
-        return list(self.engine.voices)
+    def voices(self, model: str = MODEL_ID) -> list[str]:
+        """The voices of ``model``'s engine."""
+        if model == TINY_MODEL_ID:
+            from .. import tiny
+
+            return tiny.available()
+        engine = self.engines.get(MODEL_ID) or self.engine
+        if engine is None or type(engine).__name__ == "TinyEngine":
+            from .. import voice_store
+
+            return voice_store.names()
+        return list(engine.voices)
 
 
 def create_app(settings: ServerSettings | None = None, engine: "Engine | None" = None, warm_up: bool = True) -> FastAPI:
@@ -252,22 +282,24 @@ def create_app(settings: ServerSettings | None = None, engine: "Engine | None" =
     @app.get("/v1/models", summary="The model (and OpenAI's names for it)", tags=["openai"])
     async def models() -> dict[str, Any]:
         created = int(time.time() - (time.monotonic() - state.started))
-        ids = (MODEL_ID, *MODEL_ALIASES)
-        return {"object": "list", "data": [{"id": i, "object": "model", "created": created, "owned_by": "vocalize"} for i in ids]}
+        return {"object": "list", "data": [{"id": i, "object": "model", "created": created, "owned_by": "vocalize"} for i in MODEL_IDS]}
 
     @app.get("/v1/models/{model_id}", summary="One model", tags=["openai"], responses={404: _error_doc("No such model.")})
     async def model(model_id: str) -> dict[str, Any]:
-        if model_id not in (MODEL_ID, *MODEL_ALIASES):
-            raise ApiError(404, f"unknown model {model_id!r}; valid models: {', '.join((MODEL_ID, *MODEL_ALIASES))}", "model_not_found", "model")
+        if model_id not in MODEL_IDS:
+            raise ApiError(404, f"unknown model {model_id!r}; valid models: {', '.join(MODEL_IDS)}", "model_not_found", "model")
         return {"id": model_id, "object": "model", "created": int(time.time() - (time.monotonic() - state.started)), "owned_by": "vocalize"}
 
     @app.get("/v1/audio/voices", summary="Voices to speak with", tags=["openai"])
     async def voices() -> dict[str, Any]:
         _require_ready(state)
+        from .. import tiny
+
         return {
             "voices": state.voices(),
             "default": assets.DEFAULT_VOICE,
             "openai_aliases": {name: assets.DEFAULT_VOICE for name in OPENAI_VOICES},
+            "tiny": {"voices": state.voices(TINY_MODEL_ID), "default": tiny.DEFAULT_VOICE},
         }
 
     @app.get("/status", summary="Model, voices, threads, uptime and load", tags=["server"])
@@ -276,7 +308,7 @@ def create_app(settings: ServerSettings | None = None, engine: "Engine | None" =
         return {
             "ready": state.ready.is_set(),
             "version": __version__,
-            "model": {"id": MODEL_ID, "path": state.model_path},
+            "model": {"id": settings.model, "path": state.model_path},
             "voices": state.voices() if state.ready.is_set() else [],
             "default_voice": assets.DEFAULT_VOICE,
             "threads": engine.threads if engine is not None else None,
@@ -368,11 +400,21 @@ def _limit_error(state: _State, errors: Any) -> ApiError | None:
     return None
 
 
-def _voice(state: _State, voice: Union[str, dict[str, str]]) -> str:
-    """The request's voice spec, checked: a known name, an OpenAI name, or a blend of names."""
+def _voice(state: _State, voice: Union[str, dict[str, str]], model: str = MODEL_ID) -> str:
+    """The request's voice spec, checked: a known name, an OpenAI name, or a blend of names
+    (for the tiny model, one of its voice names: see :mod:`vocalize.tiny`)."""
     if isinstance(voice, dict):
         voice = voice.get("id", "")
     voice = voice.strip()
+    if model == TINY_MODEL_ID:
+        from .. import tiny
+
+        if voice.lower() in OPENAI_VOICES and not tiny.is_tiny_voice(voice.lower()):
+            return tiny.DEFAULT_VOICE
+        try:
+            return tiny.resolve(voice).name
+        except VoiceError as e:
+            raise _bad(state, str(e), "voice") from None
     valid = state.voices()
     if voice.lower() in OPENAI_VOICES:
         return assets.DEFAULT_VOICE
@@ -392,12 +434,19 @@ async def _speech(state: _State, body: SpeechRequest, request: Request) -> Respo
     arrived = time.perf_counter()
     _require_ready(state)
     assert state.engine is not None
-    if body.model not in (MODEL_ID, *MODEL_ALIASES):
-        raise _bad(state, f"unknown model {body.model!r}; valid models: {', '.join((MODEL_ID, *MODEL_ALIASES))}", "model")
+    if body.model not in MODEL_IDS:
+        raise _bad(state, f"unknown model {body.model!r}; valid models: {', '.join(MODEL_IDS)}", "model")
     fmt = body.response_format.lower()
     if fmt not in encoders.FORMATS:
         raise _bad(state, f"unsupported response_format {body.response_format!r}; valid formats: {', '.join(encoders.FORMATS)}", "response_format")
-    voice = _voice(state, body.voice)
+    # A request without a voice speaks with its model's default voice.
+    if body.model == TINY_MODEL_ID and "voice" not in body.model_fields_set:
+        from .. import tiny
+
+        voice = tiny.DEFAULT_VOICE
+    else:
+        voice = _voice(state, body.voice, body.model)
+    engine = await asyncio.get_running_loop().run_in_executor(None, state.engine_for, body.model)
 
     try:
         await _unless_disconnected(request, state.admission.acquire())
@@ -416,7 +465,7 @@ async def _speech(state: _State, body: SpeechRequest, request: Request) -> Respo
 
     loop = asyncio.get_running_loop()
     try:
-        job = Job(state.engine, body.input, voice, body.speed, encoders.encoder(fmt), loop, done)
+        job = Job(engine, body.input, voice, body.speed, encoders.encoder(fmt), loop, done)
         state.jobs.add(job)
         state.pool.submit(job.run)
     except BaseException:
@@ -434,7 +483,7 @@ async def _speech(state: _State, body: SpeechRequest, request: Request) -> Respo
         if isinstance(payload, InputError):
             state.metrics.errors.labels("invalid_request").inc()
             if isinstance(payload, VoiceError):
-                raise ApiError(400, f"{payload}; valid voices: {', '.join(state.voices())}", "invalid_request", "voice")
+                raise ApiError(400, f"{payload}; valid voices: {', '.join(state.voices(body.model))}", "invalid_request", "voice")
             raise ApiError(400, str(payload), "invalid_request", "input")
         state.metrics.errors.labels("synthesis").inc()
         log.error("vocalize: synthesis failed: %s", payload, exc_info=not isinstance(payload, VocalizeError))
