@@ -426,6 +426,10 @@ def _voice(state: _State, voice: Union[str, dict[str, str]], model: str = MODEL_
             "voice",
         )
     if VOICE_NAME.fullmatch(voice) and voice not in valid:
+        from .. import tiny
+
+        if tiny.is_tiny_voice(voice):
+            raise _bad(state, f"{voice!r} is a voice of the tiny model (--model tiny): send \"model\": \"tiny\"; Kokoro's voices: {', '.join(valid)}", "voice")
         raise _bad(state, f"unknown voice {voice!r}; valid voices: {', '.join(valid)}", "voice")
     return voice
 
