@@ -17,6 +17,7 @@ CTranslate2 layout, shipped in two parts that are joined once into the vocalize 
     python benches/intelligibility.py --sets plain --no-peer --show
     python benches/intelligibility.py --sentences benches/texts/openings.txt
     python benches/intelligibility.py --phonemes-from espeak   # vocalize's engine, espeak-ng's phonemes
+    python benches/intelligibility.py --model tiny --no-peer --sets plain   # the tiny model (voice heart)
 """
 
 from __future__ import annotations
@@ -129,6 +130,7 @@ def main() -> None:
     parser.add_argument("--no-dnsmos", action="store_true", help="skip the audio-quality column")
     parser.add_argument("--voice-lang", help="read English for a voice of this language (a, b, j, ...): how vocalize writes phonemes for it")
     parser.add_argument("--phonemes-from", choices=["espeak"], help="feed vocalize's engine another G2P's phonemes")
+    parser.add_argument("--model", help="vocalize's model (tiny: the tiny tier, voice heart by default; kokoro-onnx stays on Kokoro)")
     parser.add_argument("--show", action="store_true", help="print each text with what was heard")
     parser.add_argument("--json", type=Path, help="write every transcript and the totals here")
     args = parser.parse_args()
@@ -137,14 +139,15 @@ def main() -> None:
     import vocalize
     from vocalize import assets
 
-    voice = args.voice or assets.DEFAULT_VOICE
+    tiny = args.model == "tiny"
+    voice = args.voice or ("heart" if tiny else assets.DEFAULT_VOICE)
     if args.sentences:
         sets = {args.sentences.stem: args.sentences.read_text(encoding="utf-8").splitlines()}
     else:
         sets = {name: (TEXTS / f"{name}.txt").read_text(encoding="utf-8").splitlines() for name in args.sets.split(",")}
     sets = {name: [s for s in lines if s.strip()][: args.limit] for name, lines in sets.items()}
 
-    engine = vocalize.Engine(voice=voice, voice_lang=args.voice_lang)
+    engine = vocalize.Engine(voice=voice, voice_lang=args.voice_lang, model=args.model)
     engine.warm_up()
     engines = {"vocalize": lambda text: engine.synthesize(text).samples}
     peer = None
@@ -156,7 +159,8 @@ def main() -> None:
         phonemize = peer.tokenizer.phonemize
         engines["vocalize"] = lambda text: engine.synthesize(phonemes=phonemize(text, "en-us")).samples
     if not args.no_peer:
-        engines["kokoro-onnx"] = lambda text: peer.create(text, voice=voice, speed=1.0, lang="en-us")[0]
+        peer_voice = assets.DEFAULT_VOICE if tiny and not args.voice else voice
+        engines["kokoro-onnx"] = lambda text: peer.create(text, voice=peer_voice, speed=1.0, lang="en-us")[0]
     listener = Listener()
 
     tallies: dict[tuple[str, str], Tally] = {}
@@ -180,7 +184,7 @@ def main() -> None:
                     print(f"{errors:2d} {name:11s} {text}\n{'':15s}{heard}")
             record.append(row)
 
-    label = f"vocalize{' (espeak-ng phonemes)' if args.phonemes_from else ''}{f' as {args.voice_lang}' if args.voice_lang else ''}"
+    label = f"vocalize{' tiny' if tiny else ''}{' (espeak-ng phonemes)' if args.phonemes_from else ''}{f' as {args.voice_lang}' if args.voice_lang else ''}"
     print(f"\nvoice {voice}; Whisper base, Whisper's English normalizer on both sides")
     print(f"{'set':12s} {'texts':>5s} {'words':>5s}  {label + ' WER':>28s}  {'kokoro-onnx WER':>15s}  {'ratio':>5s}  {'DNSMOS P.808 / OVRL':>23s}")
     totals = {}

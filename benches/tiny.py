@@ -6,9 +6,16 @@ Measures, from phoneme ids to audio (hibari's G2P gives the ids of both, outside
 timings): warm "Hello, world!", the first sentence of a 130-word paragraph (and, on one
 thread, how it splits between the model and the vocoder), and the real-time factor of the
 whole paragraph on one intra-op thread and on two; then the peak RSS of a new process that
-loads each and synthesizes the paragraph. Prints medians and the ratios.
+loads each and synthesizes the paragraph.
 
-    python benches/tiny.py [--runs 15]
+Then from text to audio, as users call them: ``Engine(model="tiny")`` (one thread, its
+default) beside ``hibari.Hibari`` (its G2P included in both): the first audio of the
+paragraph streamed, "Hello, world!" synthesized, and the paragraph's real-time factor, warm;
+and new processes: ``vocalize speak --model tiny "Hello, world!" -o`` beside Kokoro's
+``vocalize speak "Hello, world!" -o`` (both ``--no-server``), and the peak RSS of
+``vocalize speak --model tiny`` speaking the paragraph. Prints medians and the ratios.
+
+    python benches/tiny.py [--runs 15] [--cold-runs 5]
 """
 
 from __future__ import annotations
@@ -120,9 +127,83 @@ def split(runs: int, tiny, hibari, ids: list[int]) -> None:
         print(f"{label:34} {a * 1e3:8.1f}ms {b * 1e3:8.1f}ms {b / a:17.2f}x")
 
 
+def first_piece(pieces) -> None:
+    """Waits for the first piece of a stream, then drops the rest."""
+    for _ in pieces:
+        break
+    close = getattr(pieces, "close", None)
+    if close is not None:
+        close()
+
+
+def engine_rows(runs: int, model: Path) -> None:
+    """Text to audio through the Engine and through hibari's own API, warm, one thread."""
+    from hibari import Hibari
+
+    import vocalize
+
+    engine = vocalize.Engine(model="tiny", threads=1, seed=0)
+    hibari = Hibari(model=str(model), threads=1)
+    for _ in range(3):
+        engine.synthesize(PARAGRAPH)
+        hibari(PARAGRAPH, seed=0)
+    print(f"\n{'text to audio, 1 thread':34} {'Engine':>10} {'Hibari':>10} {'Hibari / Engine':>18}")
+    rows = {
+        "first audio, paragraph streamed": (lambda: first_piece(engine.stream(PARAGRAPH)), lambda: first_piece(hibari.stream(PARAGRAPH, seed=0))),
+        f'"{HELLO}" synthesized': (lambda: engine.synthesize(HELLO), lambda: hibari(HELLO, seed=0)),
+    }
+    for label, (ours, theirs) in rows.items():
+        t = alternate(runs, {"engine": ours, "hibari": theirs})
+        a, b = statistics.median(t["engine"]), statistics.median(t["hibari"])
+        print(f"{label:34} {a * 1e3:8.1f}ms {b * 1e3:8.1f}ms {b / a:17.2f}x")
+    ours_s = engine.synthesize(PARAGRAPH).duration
+    theirs_s = len(hibari(PARAGRAPH, seed=0)) / 24000
+    t = alternate(max(3, runs // 3), {"engine": lambda: engine.synthesize(PARAGRAPH), "hibari": lambda: hibari(PARAGRAPH, seed=0)})
+    a, b = ours_s / statistics.median(t["engine"]), theirs_s / statistics.median(t["hibari"])
+    print(f"{f'paragraph ({ours_s:.1f} s of audio)':34} {a:8.1f}x  {b:8.1f}x  {a / b:17.2f}x  real time")
+
+
+def new_process(cmd: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one new process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    if status != 0:
+        raise SystemExit(f"{' '.join(cmd[:4])}… failed:\n{proc.stderr.read().decode()}")
+    return wall, usage.ru_maxrss / 1024
+
+
+def cold_rows(runs: int) -> None:
+    """New processes speaking into a WAV file: the tiny model beside Kokoro, alternating."""
+    import shutil
+    import tempfile
+
+    from vocalize import assets
+
+    assets.default_model()  # assembled beforehand: cold start, not first install
+    beside = Path(sys.executable).with_name("vocalize")
+    exe = str(beside) if beside.exists() else shutil.which("vocalize") or "vocalize"
+    out = Path(tempfile.mkdtemp()) / "hello.wav"
+    speak = [exe, "speak", HELLO, "-o", str(out), "--no-server"]
+    jobs = {"tiny": [*speak, "--model", "tiny"], "kokoro": speak}
+    for cmd in jobs.values():  # page cache, optimized graphs
+        new_process(cmd)
+    walls: dict[str, list[float]] = {name: [] for name in jobs}
+    for _ in range(runs):
+        for name, cmd in jobs.items():
+            walls[name].append(new_process(cmd)[0])
+    a, b = statistics.median(walls["tiny"]), statistics.median(walls["kokoro"])
+    print(f"\n{f'cold speak {HELLO!r} -o, {runs} runs':34} {'tiny':>10} {'kokoro':>10} {'kokoro / tiny':>18}")
+    print(f"{'wall, new process':34} {a:9.3f}s {b:9.3f}s {b / a:17.2f}x")
+    _, rss = new_process([exe, "speak", PARAGRAPH, "-o", str(out), "--no-server", "--model", "tiny"])
+    print(f"{'peak RSS, speak --model tiny, paragraph':34} {rss:8.0f}MB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--cold-runs", type=int, default=5)
     args = parser.parse_args()
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -176,6 +257,8 @@ def main() -> None:
         f"{'peak RSS, new process, paragraph':34} {rss['vocalize']:8.0f}MB {rss['hibari']:8.0f}MB"
         f" {rss['hibari'] / rss['vocalize']:17.2f}x"
     )
+    engine_rows(args.runs, model)
+    cold_rows(args.cold_runs)
     print(f"\nload average {os.getloadavg()[0]:.1f} at the end")
 
 
