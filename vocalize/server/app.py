@@ -71,9 +71,11 @@ class ServerSettings:
         return 16_384 + 6 * self.max_input_chars
 
 
-# The shortest input: at least one character that is not white space.
+# The shortest input: one character. Something to speak: an ASCII letter or digit (input of
+# symbols, marks or control characters alone, or of letters the English frontend has no
+# reading for, has nothing to speak, which the schema could not otherwise tell).
 MIN_INPUT_CHARS = 1
-NOT_BLANK = r"\S"
+SPEAKABLE = r"[A-Za-z0-9]"
 
 
 class SpeechRequest(BaseModel):
@@ -110,8 +112,8 @@ def speech_request(max_input_chars: int) -> type[SpeechRequest]:
     limited = Field(
         min_length=MIN_INPUT_CHARS,
         max_length=max_input_chars,
-        pattern=NOT_BLANK,
-        description=f"The text to speak: {MIN_INPUT_CHARS} to {max_input_chars} characters, not all white space.",
+        pattern=SPEAKABLE,
+        description=f"The text to speak: {MIN_INPUT_CHARS} to {max_input_chars} characters, with at least one letter or digit (A-Z, a-z, 0-9).",
     )
     return create_model("SpeechRequest", __base__=SpeechRequest, input=(str, limited))
 
@@ -240,8 +242,16 @@ def create_app(settings: ServerSettings | None = None, engine: "Engine | None" =
     def openapi() -> dict[str, Any]:
         """The document, with the voices this server has now (a user may add some)."""
         document = copy.deepcopy(plain_openapi())
-        names = state.voices() if state.ready.is_set() else []
-        document["components"]["schemas"]["SpeechRequest"]["properties"]["voice"].update(voice_schema(names))
+        ready = state.ready.is_set()
+        names = state.voices() if ready else []
+        tiny_names = state.voices(TINY_MODEL_ID) if ready else []
+        request = document["components"]["schemas"]["SpeechRequest"]
+        request["properties"]["voice"].update(voice_schema(names + tiny_names))
+        # Which voices a request may name depends on its model: Kokoro's (and blends), or the tiny model's.
+        request["anyOf"] = [
+            {"properties": {"model": {"enum": [MODEL_ID, *MODEL_ALIASES]}, "voice": voice_schema(names)}},
+            {"properties": {"model": {"const": TINY_MODEL_ID}, "voice": tiny_voice_schema(tiny_names)}, "required": ["model"]},
+        ]
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -383,6 +393,14 @@ def voice_schema(names: list[str]) -> dict[str, Any]:
     return {"anyOf": [one, blend, by_id]}
 
 
+def tiny_voice_schema(names: list[str]) -> dict[str, Any]:
+    """The JSON schema of the ``voice`` of a tiny-model request: one of its voices ``names``
+    (no blends: each is a model of its own) or of OpenAI's names, or ``{"id": ...}``."""
+    one = {"type": "string", "enum": sorted({*names, *OPENAI_VOICES})}
+    by_id = {"type": "object", "properties": {"id": one}, "required": ["id"], "additionalProperties": {"type": "string"}}
+    return {"anyOf": [one, by_id]}
+
+
 def _limit_error(state: _State, errors: Any) -> ApiError | None:
     """The error a request breaking one of :func:`speech_request`'s limits gets (413 for too
     long an input, as for too large a body), or None for other validation errors."""
@@ -393,8 +411,10 @@ def _limit_error(state: _State, errors: Any) -> ApiError | None:
     if where == ("body", "input") and kind == "string_too_long":
         limit = error.get("ctx", {}).get("max_length")
         return _bad(state, f"input is {len(value)} characters; this server takes at most {limit}", "input", 413)
-    if where == ("body", "input") and kind in ("string_too_short", "string_pattern_mismatch"):
+    if where == ("body", "input") and (kind == "string_too_short" or (kind == "string_pattern_mismatch" and not value.strip())):
         return _bad(state, "text is empty", "input")
+    if where == ("body", "input") and kind == "string_pattern_mismatch":
+        return _bad(state, "nothing to speak in the given text: it needs a letter or a digit", "input")
     if where == ("body", "speed") and kind in ("greater_than_equal", "less_than_equal"):
         return _bad(state, f"speed must be between {MIN_SPEED} and {MAX_SPEED}, got {float(value):g}", "speed")
     return None
