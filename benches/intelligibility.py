@@ -18,6 +18,7 @@ CTranslate2 layout, shipped in two parts that are joined once into the vocalize 
     python benches/intelligibility.py --sentences benches/texts/openings.txt
     python benches/intelligibility.py --phonemes-from espeak   # vocalize's engine, espeak-ng's phonemes
     python benches/intelligibility.py --rescore run.json       # an earlier --json run's table again
+    python benches/intelligibility.py --model tiny --no-peer --sets plain   # the tiny model (voice heart)
 
 A set may carry `<set>.spoken.txt`, each line the spoken form of the same line of `<set>.txt`
 ("Jan. 5th" read "January fifth"): a transcript is scored against the closer of the two.
@@ -172,6 +173,7 @@ def main() -> None:
     parser.add_argument("--no-dnsmos", action="store_true", help="skip the audio-quality column")
     parser.add_argument("--voice-lang", help="read English for a voice of this language (a, b, j, ...): how vocalize writes phonemes for it")
     parser.add_argument("--phonemes-from", choices=["espeak"], help="feed vocalize's engine another G2P's phonemes")
+    parser.add_argument("--model", help="vocalize's model (tiny: the tiny tier, voice heart by default; kokoro-onnx stays on Kokoro)")
     parser.add_argument("--show", action="store_true", help="print each text with what was heard")
     parser.add_argument("--json", type=Path, help="write every transcript and the totals here")
     parser.add_argument("--reuse", type=Path, metavar="JSON", help="take from an earlier --json run every text whose model input is unchanged (synthesis and Whisper are deterministic), and the peer's rows")
@@ -193,7 +195,8 @@ def main() -> None:
     import vocalize
     from vocalize import assets
 
-    voice = args.voice or assets.DEFAULT_VOICE
+    tiny = args.model == "tiny"
+    voice = args.voice or ("heart" if tiny else assets.DEFAULT_VOICE)
     if args.sentences:
         sets = {args.sentences.stem: args.sentences.read_text(encoding="utf-8").splitlines()}
     else:
@@ -201,7 +204,7 @@ def main() -> None:
     sets = {name: [s for s in lines if s.strip()][: args.limit] for name, lines in sets.items()}
     spoken = {name: spoken_forms(name, texts) for name, texts in sets.items()}
 
-    engine = vocalize.Engine(voice=voice, voice_lang=args.voice_lang)
+    engine = vocalize.Engine(voice=voice, voice_lang=args.voice_lang, model=args.model)
     engine.warm_up()
     engines = {"vocalize": lambda text: engine.synthesize(text).samples}
     peer = None
@@ -215,7 +218,8 @@ def main() -> None:
     if args.peer_only:
         del engines["vocalize"]
     if not args.no_peer:
-        engines["kokoro-onnx"] = lambda text: peer.create(text, voice=voice, speed=1.0, lang="en-us")[0]
+        peer_voice = assets.DEFAULT_VOICE if tiny and not args.voice else voice
+        engines["kokoro-onnx"] = lambda text: peer.create(text, voice=peer_voice, speed=1.0, lang="en-us")[0]
     listener = Listener()
 
     earlier = {}
@@ -249,7 +253,7 @@ def main() -> None:
             if args.json:  # after every text, so a long run stopped early keeps what it heard
                 args.json.write_text(json.dumps({"voice": voice, "texts": record}, indent=1, ensure_ascii=False))
 
-    label = f"vocalize{' (espeak-ng phonemes)' if args.phonemes_from else ''}{f' as {args.voice_lang}' if args.voice_lang else ''}"
+    label = f"vocalize{' tiny' if tiny else ''}{' (espeak-ng phonemes)' if args.phonemes_from else ''}{f' as {args.voice_lang}' if args.voice_lang else ''}"
     totals = report(record, spoken, listener.words, voice, label)
     if args.json:
         args.json.write_text(json.dumps({"voice": voice, "totals": totals, "texts": record}, indent=1, ensure_ascii=False))

@@ -6,9 +6,16 @@ Measures, from phoneme ids to audio (hibari's G2P gives the ids of both, outside
 timings): warm "Hello, world!", the first sentence of a 130-word paragraph (and, on one
 thread, how it splits between the model and the vocoder), and the real-time factor of the
 whole paragraph on one intra-op thread and on two; then the peak RSS of a new process that
-loads each and synthesizes the paragraph. Prints medians and the ratios.
+loads each and synthesizes the paragraph.
 
-    python benches/tiny.py [--runs 15]
+Then from text to audio, as users call them: ``Engine(model="tiny")`` (one thread, its
+default) beside ``hibari.Hibari`` (its G2P included in both): the first audio of the
+paragraph streamed, "Hello, world!" synthesized, and the paragraph's real-time factor, warm;
+and new processes: ``vocalize speak --model tiny "Hello, world!" -o`` beside Kokoro's
+``vocalize speak "Hello, world!" -o`` (both ``--no-server``), and the peak RSS of
+``vocalize speak --model tiny`` speaking the paragraph. Prints medians and the ratios.
+
+    python benches/tiny.py [--runs 15] [--cold-runs 5]
 """
 
 from __future__ import annotations
@@ -36,7 +43,7 @@ if which == "vocalize":
     from vocalize import _native, assets
     _native.init(str(assets.ort_library()))
     tiny = _native.load_tiny(model, 1)
-    audio = [tiny.synthesize(chunk, 1.0, seed=i) for i, chunk in enumerate(ids)]
+    audio = [tiny.render(chunk, 1.0, seed=i) for i, chunk in enumerate(ids)]
 else:
     from hibari import Hibari
     hibari = Hibari(model=model, threads=1)
@@ -44,6 +51,17 @@ else:
     audio = [hibari.from_ids([0, *chunk, 0], 1.0, rng) for chunk in ids]
 # The peak of this program's own memory: the rusage of a child started by a large parent
 # also counts the parent's pages it had before exec.
+status = dict(line.split(":", 1) for line in open("/proc/self/status"))
+print(int(status["VmHWM"].split()[0]) / 1024)
+"""
+
+
+SPEAK_RSS = """
+import sys
+from vocalize import cli
+text, out, model = sys.argv[1:4]
+sys.argv = ["vocalize", "speak", text, "-o", out, "--no-server", "--model", model]
+cli.main()
 status = dict(line.split(":", 1) for line in open("/proc/self/status"))
 print(int(status["VmHWM"].split()[0]) / 1024)
 """
@@ -104,7 +122,7 @@ def split(runs: int, tiny, hibari, ids: list[int]) -> None:
     feed = {"ids": np.asarray([[0, *ids, 0]], np.int64), "speed": np.asarray([1.0], np.float32)}
     rng = np.random.default_rng(0)
     for _ in range(runs):
-        tiny.synthesize(ids, 1.0, seed=0)
+        tiny.render(ids, 1.0, seed=0)
         for _id, _parent, name, _fields, _start, duration in _native.take_spans():
             if name in spans:
                 spans[name].append(duration / 1e9)
@@ -120,9 +138,90 @@ def split(runs: int, tiny, hibari, ids: list[int]) -> None:
         print(f"{label:34} {a * 1e3:8.1f}ms {b * 1e3:8.1f}ms {b / a:17.2f}x")
 
 
+def first_piece(pieces) -> None:
+    """Waits for the first piece of a stream, then drops the rest."""
+    for _ in pieces:
+        break
+    close = getattr(pieces, "close", None)
+    if close is not None:
+        close()
+
+
+def engine_rows(runs: int, model: Path) -> None:
+    """Text to audio through the Engine and through hibari's own API, warm, one thread."""
+    from hibari import Hibari
+
+    import vocalize
+
+    engine = vocalize.Engine(model="tiny", threads=1, seed=0)
+    hibari = Hibari(model=str(model), threads=1)
+    for _ in range(3):
+        engine.synthesize(PARAGRAPH)
+        hibari(PARAGRAPH, seed=0)
+    print(f"\n{'text to audio, 1 thread':34} {'Engine':>10} {'Hibari':>10} {'Hibari / Engine':>18}")
+    rows = {
+        "first audio, paragraph streamed": (lambda: first_piece(engine.stream(PARAGRAPH)), lambda: first_piece(hibari.stream(PARAGRAPH, seed=0))),
+        f'"{HELLO}" synthesized': (lambda: engine.synthesize(HELLO), lambda: hibari(HELLO, seed=0)),
+    }
+    for label, (ours, theirs) in rows.items():
+        t = alternate(runs, {"engine": ours, "hibari": theirs})
+        a, b = statistics.median(t["engine"]), statistics.median(t["hibari"])
+        print(f"{label:34} {a * 1e3:8.1f}ms {b * 1e3:8.1f}ms {b / a:17.2f}x")
+    ours_s = engine.synthesize(PARAGRAPH).duration
+    theirs_s = len(hibari(PARAGRAPH, seed=0)) / 24000
+    t = alternate(max(3, runs // 3), {"engine": lambda: engine.synthesize(PARAGRAPH), "hibari": lambda: hibari(PARAGRAPH, seed=0)})
+    a, b = ours_s / statistics.median(t["engine"]), theirs_s / statistics.median(t["hibari"])
+    print(f"{f'paragraph ({ours_s:.1f} s of audio)':34} {a:8.1f}x  {b:8.1f}x  {a / b:17.2f}x  real time")
+
+
+def new_process(cmd: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one new process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    if status != 0:
+        raise SystemExit(f"{' '.join(cmd[:4])}… failed:\n{proc.stderr.read().decode()}")
+    return wall, usage.ru_maxrss / 1024
+
+
+def cold_rows(runs: int) -> None:
+    """New processes speaking into a WAV file: the tiny model beside Kokoro, alternating."""
+    import shutil
+    import tempfile
+
+    from vocalize import assets
+
+    assets.default_model()  # assembled beforehand: cold start, not first install
+    beside = Path(sys.executable).with_name("vocalize")
+    exe = str(beside) if beside.exists() else shutil.which("vocalize") or "vocalize"
+    out = Path(tempfile.mkdtemp()) / "hello.wav"
+    speak = [exe, "speak", HELLO, "-o", str(out), "--no-server"]
+    jobs = {"tiny": [*speak, "--model", "tiny"], "kokoro": speak}
+    for cmd in jobs.values():  # page cache, optimized graphs
+        new_process(cmd)
+    walls: dict[str, list[float]] = {name: [] for name in jobs}
+    for _ in range(runs):
+        for name, cmd in jobs.items():
+            walls[name].append(new_process(cmd)[0])
+    a, b = statistics.median(walls["tiny"]), statistics.median(walls["kokoro"])
+    print(f"\n{f'cold speak {HELLO!r} -o, {runs} runs':34} {'tiny':>10} {'kokoro':>10} {'kokoro / tiny':>18}")
+    print(f"{'wall, new process':34} {a:9.3f}s {b:9.3f}s {b / a:17.2f}x")
+    # Measured by the child itself (see CHILD): a child's rusage also counts the pages this
+    # large parent had when it forked.
+    rss = {
+        model: float(subprocess.run(
+            [sys.executable, "-c", SPEAK_RSS, PARAGRAPH, str(out), model], capture_output=True, text=True, check=True
+        ).stdout.split()[-1])
+        for model in ("tiny", "kokoro")
+    }
+    print(f"{'peak RSS, speak the paragraph':34} {rss['tiny']:8.0f}MB {rss['kokoro']:8.0f}MB {rss['kokoro'] / rss['tiny']:17.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--cold-runs", type=int, default=5)
     args = parser.parse_args()
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -148,7 +247,7 @@ def main() -> None:
         rng = np.random.default_rng(0)
 
         def ours(chunks):
-            return lambda: [tiny.synthesize(c, 1.0, seed=i) for i, c in enumerate(chunks)]
+            return lambda: [tiny.render(c, 1.0, seed=i) for i, c in enumerate(chunks)]
 
         def theirs(chunks):
             return lambda: [hibari.from_ids([0, *c, 0], 1.0, rng) for c in chunks]
@@ -176,6 +275,8 @@ def main() -> None:
         f"{'peak RSS, new process, paragraph':34} {rss['vocalize']:8.0f}MB {rss['hibari']:8.0f}MB"
         f" {rss['hibari'] / rss['vocalize']:17.2f}x"
     )
+    engine_rows(args.runs, model)
+    cold_rows(args.cold_runs)
     print(f"\nload average {os.getloadavg()[0]:.1f} at the end")
 
 

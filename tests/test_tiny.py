@@ -61,7 +61,7 @@ def signal_to_difference_db(reference: np.ndarray, other: np.ndarray) -> float:
 def test_without_noise_the_audio_is_hibaris(tiny, hibari, text):
     ids = ids_of(hibari, text)
     reference = hibari.from_ids([0, *ids, 0], 1.0, NoNoise())
-    audio = tiny.synthesize(ids, 1.0, noise=False)
+    audio = tiny.render(ids, 1.0, noise=False)
     assert audio.dtype == np.float32 and audio.shape == reference.shape
     assert signal_to_difference_db(reference, audio) >= 40.0
 
@@ -70,22 +70,22 @@ def test_without_noise_the_audio_is_hibaris(tiny, hibari, text):
 def test_speed_changes_the_audio_as_hibari_does(tiny, hibari, speed):
     ids = ids_of(hibari, SENTENCES[1])
     reference = hibari.from_ids([0, *ids, 0], speed, NoNoise())
-    audio = tiny.synthesize(ids, speed, noise=False)
+    audio = tiny.render(ids, speed, noise=False)
     assert audio.shape == reference.shape
-    assert audio.shape != tiny.synthesize(ids, 1.0, noise=False).shape
+    assert audio.shape != tiny.render(ids, 1.0, noise=False).shape
     assert signal_to_difference_db(reference, audio) >= 40.0
 
 
 def test_a_seed_repeats_bit_for_bit_and_other_seeds_differ(tiny, hibari):
     ids = ids_of(hibari, SENTENCES[2])
-    first = tiny.synthesize(ids, 1.0, seed=11)
-    again = tiny.synthesize(ids, 1.0, seed=11)
-    other = tiny.synthesize(ids, 1.0, seed=12)
-    unseeded = [tiny.synthesize(ids, 1.0) for _ in range(2)]
+    first = tiny.render(ids, 1.0, seed=11)
+    again = tiny.render(ids, 1.0, seed=11)
+    other = tiny.render(ids, 1.0, seed=12)
+    unseeded = [tiny.render(ids, 1.0) for _ in range(2)]
     assert first.tobytes() == again.tobytes()
     assert not np.array_equal(first, other)
     assert not np.array_equal(*unseeded)
-    noiseless = tiny.synthesize(ids, 1.0, noise=False)
+    noiseless = tiny.render(ids, 1.0, noise=False)
     reference = hibari.from_ids([0, *ids, 0], 1.0, np.random.default_rng(11))
     assert first.shape == other.shape == noiseless.shape == reference.shape
     assert not np.array_equal(first, noiseless)
@@ -103,9 +103,9 @@ def test_the_noise_branch_is_shaped_as_hibaris(tiny, hibari):
     # on both sides; the spread between draws is under 1 dB here), so it is shaped by the
     # same exp(ln) at the same variance; the generators differ, so the samples do.
     ids = ids_of(hibari, SENTENCES[3])
-    ours_clean = tiny.synthesize(ids, 1.0, noise=False)
+    ours_clean = tiny.render(ids, 1.0, noise=False)
     theirs_clean = hibari.from_ids([0, *ids, 0], 1.0, NoNoise())
-    ours = sum(band_energies(tiny.synthesize(ids, 1.0, seed=s) - ours_clean) for s in range(4))
+    ours = sum(band_energies(tiny.render(ids, 1.0, seed=s) - ours_clean) for s in range(4))
     theirs = sum(
         band_energies(hibari.from_ids([0, *ids, 0], 1.0, np.random.default_rng(s)) - theirs_clean) for s in range(4)
     )
@@ -126,7 +126,7 @@ def test_synthesis_releases_the_gil(tiny, hibari):
     counter = threading.Thread(target=count)
     counter.start()
     try:
-        tiny.synthesize(ids, 1.0, seed=1)
+        tiny.render(ids, 1.0, seed=1)
     finally:
         done.set()
         counter.join()
@@ -148,9 +148,9 @@ def test_synthesis_releases_the_gil(tiny, hibari):
 )
 def test_bad_requests_are_one_input_error(tiny, ids, speed, message):
     with pytest.raises(InputError, match=message):
-        tiny.synthesize(ids, speed, seed=1)
+        tiny.render(ids, speed, seed=1)
     # The model is still there for the next request.
-    assert tiny.synthesize([50, 83, 54], 1.0, seed=1).size > 0
+    assert tiny.render([50, 83, 54], 1.0, seed=1).size > 0
 
 
 def test_a_truncated_model_file_is_a_model_error(tmp_path):

@@ -374,14 +374,16 @@ def test_voices_lists_available_then_not_downloaded(folder):
     result = CliRunner().invoke(cli, ["voices"])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert len(lines) == 6 + 49  # embedded and mine, then the official voices not downloaded
+    # embedded and mine, the tiny model's heart, then the official voices and tiny voices not downloaded
+    assert len(lines) == 6 + 1 + 49 + 4
     assert lines[0].startswith("jf_alpha")
     kumo = next(line for line in lines if line.startswith("jm_kumo"))
     assert "Japanese" in kumo and "male" in kumo and "embedded" in kumo and "default" in kumo
     assert next(line for line in lines if line.startswith("mine")).split()[-1] == "user"
     heart = next(line for line in lines if line.startswith("af_heart"))
     assert "American English" in heart and "female" in heart and "not downloaded" in heart
-    assert all("not downloaded" in line for line in lines[6:])
+    assert lines[6].split()[0] == "heart" and "tiny" in lines[6]
+    assert all("not downloaded" in line for line in lines[7:])
 
 
 def test_voices_json(folder):
@@ -389,7 +391,8 @@ def test_voices_json(folder):
     result = CliRunner().invoke(cli, ["voices", "--json"])
     assert result.exit_code == 0, result.output
     voices = {v["name"]: v for v in json.loads(result.output)}
-    assert len(voices) == 55
+    assert len(voices) == 55 + 5  # and the tiny model's
+    assert {name for name, v in voices.items() if v["tier"] == "tiny"} == {"heart", "emma", "fable", "fenrir", "kore"}
     assert voices["jm_kumo"] == {
         "name": "jm_kumo",
         "language": "Japanese",
@@ -399,6 +402,7 @@ def test_voices_json(folder):
         "available": True,
         "downloaded": False,
         "default": True,
+        "tier": "kokoro",
     }
     assert voices["mine"]["source"] == "user" and voices["mine"]["path"] == str(folder / "mine.npy")
     assert voices["bf_emma"]["source"] == "hub" and not voices["bf_emma"]["available"]

@@ -26,6 +26,7 @@ __all__ = [
     "known_providers",
     "load_model",
     "load_tiny",
+    "loaded_models",
     "release_models",
     "runtime_info",
     "stop_streams",
@@ -43,7 +44,7 @@ ENCODER_OUTPUTS: list[str]
 DECODER_INPUTS: list[str]
 DECODER_OUTPUTS: list[str]
 
-_Chunk = tuple[Sequence[int], npt.NDArray[np.float32], float, float]
+_Chunk = tuple[Sequence[int], npt.NDArray[np.float32] | None, float, float]
 # An item of `Model.stream(..., timings=True)`: the chunk's samples, the frames of each of
 # its padded ids (None when the model does not give them), the samples of the model's
 # output before samples[0], and the samples of speech before the pause.
@@ -58,7 +59,8 @@ def load_model(
     split: tuple[str, str] | None = None,
     profile: str | None = None,
 ) -> Model: ...
-def load_tiny(path: str, threads: int = 1, sessions: int = 1) -> TinyModel: ...
+def load_tiny(path: str, threads: int = 1, sessions: int = 1, optimized: str | None = None) -> TinyModel: ...
+def loaded_models() -> list[tuple[str, str]]: ...
 def release_models() -> None: ...
 def stop_streams(timeout: float = 2.0) -> bool: ...
 def runtime_info() -> str: ...
@@ -102,6 +104,12 @@ class TinyModel:
     def threads(self) -> int: ...
     @property
     def sessions(self) -> int: ...
-    def synthesize(
+    def render(
         self, ids: Sequence[int], speed: float = 1.0, seed: int | None = None, noise: bool = True
     ) -> npt.NDArray[np.float32]: ...
+    def synthesize(
+        self, chunks: list[_Chunk], seed: int | None = None, noise: bool = True
+    ) -> npt.NDArray[np.float32]: ...
+    def stream(
+        self, chunks: list[_Chunk], more: bool = False, seed: int | None = None, noise: bool = True, timings: bool = False
+    ) -> AudioStream: ...

@@ -21,7 +21,8 @@ SOURCES = {"hub": "Hub"}
 def voices_command(ctx: click.Context, voices_file: str | None, as_json: bool) -> None:
     """List the voices: those usable now (embedded, your own, downloaded) and the official
     Kokoro voices not downloaded yet, with language and gender from the name (jm_kumo:
-    Japanese, male) and where each comes from.
+    Japanese, male), the model they speak with (kokoro, or tiny: --model tiny) and where
+    each comes from.
 
     Your own voice files (.npy, .bin, .npz) go in the voice folder (VOCALIZE_VOICES_DIR,
     default ~/.local/share/vocalize/voices) and are used by name.
@@ -44,7 +45,7 @@ def voices_command(ctx: click.Context, voices_file: str | None, as_json: bool) -
     for info in infos:
         status = "default" if info.default else ("" if info.available else "not downloaded")
         source = SOURCES.get(info.source, info.source)
-        click.echo(f"{info.name:<16} {info.language:<21} {info.gender:<8} {source:<10} {status}".rstrip())
+        click.echo(f"{info.name:<16} {info.language:<21} {info.gender:<8} {info.tier:<7} {source:<10} {status}".rstrip())
 
 
 @voices_command.command("blend")
@@ -95,8 +96,10 @@ def download_command() -> None:
 @click.argument("names", nargs=-1)
 @click.option("--all", "all_voices", is_flag=True, help="Every official Kokoro-82M v1.0 voice (54, about 28 MB).")
 def download_voices_command(names: tuple[str, ...], all_voices: bool) -> None:
-    """Download voices by NAME (see `vocalize voices`); each is checked to be a
-    510×256 float32 table before it is used."""
+    """Download voices by NAME (see `vocalize voices`); each Kokoro voice is checked to be
+    a 510×256 float32 table before it is used. The tiny model's voices (emma, fable,
+    fenrir, kore: 7.9 MB each, from maureesewilliams/hibari) are checked against hibari's
+    registry (size and sha256)."""
     from . import hub
 
     if all_voices and names:
@@ -163,7 +166,11 @@ def collect_info() -> dict[str, object]:
     downloaded = hub.downloaded_models()
     report["downloaded models"] = {variant: str(path) for variant, path in downloaded.items()}
     counts: dict[str, int] = {}
+    tiny_voices: dict[str, str] = {}
     for voice in voice_store.catalog():
+        if voice.tier == "tiny":
+            tiny_voices[voice.name] = "not downloaded" if voice.source == "hub" else voice.source
+            continue
         counts[voice.source] = counts.get(voice.source, 0) + 1
     report["voices"] = {
         "embedded": counts.get("embedded", 0),
@@ -171,6 +178,13 @@ def collect_info() -> dict[str, object]:
         "downloaded": counts.get("downloaded", 0),
         "not downloaded": counts.get("hub", 0),
     }
+    try:
+        from . import tiny
+
+        report["tiny model"] = f"{tiny.hibari_assets() / tiny.voices()[tiny.DEFAULT_VOICE].file} (hibari, --model tiny)"
+    except VocalizeError as e:
+        report["tiny model"] = f"unavailable: {e}"
+    report["tiny voices"] = tiny_voices
     try:
         report["threads (default)"] = default_threads()
     except VocalizeError as e:

@@ -24,6 +24,7 @@ TEXT = (
 class Result:
     """One bench run's figures; times in milliseconds."""
 
+    model: str
     threads: int
     provider: str
     words: int
@@ -51,6 +52,7 @@ def run(
     voice: str | None = None,
     provider: str | None = None,
     progress=None,
+    model: str | None = None,
 ) -> Result:
     """Measures ``runs`` streamed syntheses of ``text`` after loading everything once.
 
@@ -58,7 +60,7 @@ def run(
     real time); the time to first audio is the median over the runs."""
     from .engine import Engine, _frontend
 
-    engine = Engine(voice=voice, threads=threads, provider=provider)
+    engine = Engine(voice=voice, threads=threads, provider=provider, model=model)
     start = time.perf_counter()
     engine._frontend_for(engine.voice).chunks("Warm up.")
     frontend_setup = time.perf_counter() - start
@@ -80,6 +82,7 @@ def run(
         synthesis += time.perf_counter() - start
         firsts.append((first or 0.0) * 1000)
     return Result(
+        model=model or "kokoro",
         threads=engine.threads,
         provider=engine.provider,
         words=len(text.split()),
@@ -99,6 +102,7 @@ def render(result: Result) -> str:
     r = asdict(result)
     return "\n".join(
         [
+            f"model               {r['model']}",
             f"threads             {r['threads']} ({r['provider']})",
             f"text                {r['words']} words, {r['runs']} runs",
             f"text frontend setup {r['frontend_setup_ms']:8.0f} ms",

@@ -54,7 +54,7 @@ def read_text(text: str | None, encoding: str | None = None) -> str:
 @click.option("--play", is_flag=True, help="Play through the default audio device (needs vocalize[play]).")
 @click.option("-v", "--voice", default=None, help="Voice name (see `vocalize voices`), voice file, or blend like jm_kumo:0.7+jf_alpha:0.3; default jm_kumo.")
 @click.option("-s", "--speed", type=SPEED_RANGE, default=1.0, show_default=True, help="Speaking rate, 0.5 to 2.0.")
-@click.option("--model", type=click.Path(dir_okay=False), help="fp32, fp16 or int8 (see `vocalize download model`), or a Kokoro ONNX model file; default the embedded int8 model.")
+@click.option("--model", type=click.Path(dir_okay=False), help="tiny (the tiny model: instant, English, voices heart, emma, fable, fenrir, kore), kokoro (the embedded int8 model, the default), fp32, fp16 or int8 (see `vocalize download model`), or a Kokoro ONNX model file.")
 @click.option("--voices", "voices_file", type=click.Path(dir_okay=False), help="A voices file (.npz, .npy or raw .bin).")
 @click.option("-l", "--lang", default="en-us", show_default=True, help="Language of the text: en-us, en-gb or ja.")
 @click.option("--g2p", type=click.Choice(["hibari", "ttstokenizer"]), default="hibari", show_default=True, help="English grapheme-to-phoneme backend; ttstokenizer needs its NLTK data (NLTK_DATA).")
@@ -113,6 +113,7 @@ def speak(
       vocalize speak -o - --format opus < notes.txt > notes.ogg
       echo "Read this aloud." | vocalize speak --play
       vocalize speak "Wait [pause:1s] now go." -o wait.wav
+      vocalize speak --model tiny "Instant speech." -o now.wav
       vocalize speak --lang ja "こんにちは。" -o ja.wav
       vocalize speak book.epub --list
       vocalize speak book.epub -o book/ --chapters 3-5
@@ -130,6 +131,8 @@ def speak(
 
         if output is not None and output != "-" and (output.endswith(("/", os.sep)) or os.path.isdir(output)):
             raise click.UsageError("--captions goes with one audio file (-o FILE, -o - or --play), not a folder")
+        if model is not None and model.strip().lower() == "tiny":
+            raise click.UsageError("--captions needs Kokoro's token durations, which the tiny model does not give")
         try:
             captions.format_of(captions_path)
         except VocalizeError as e:
@@ -170,11 +173,13 @@ def speak(
             _native.enable_tracing()
     content = read_text(text, encoding)
     # A running `vocalize serve` has the model loaded: use it for what it does the same way.
-    local_only = (play, verbose, model, voices_file, as_phonemes, voice_lang, threads, provider, lang != "en-us", g2p != "hibari", captions_path)
+    tiny = model is not None and model.strip().lower() == "tiny"
+    served_model = "tiny" if tiny else "kokoro" if model is None or model.strip().lower() == "kokoro" else None
+    local_only = (play, verbose, served_model is None, voices_file, as_phonemes, voice_lang, threads, provider, lang != "en-us", g2p != "hibari", captions_path)
     if output is not None and not no_server and not any(local_only):
         from . import client
 
-        if client.try_speak(content, output, fmt, voice, speed) is not None:
+        if client.try_speak(content, output, fmt, voice, speed, model=served_model or "kokoro") is not None:
             return
     with timing.span("engine setup"):
         from .engine import Engine
@@ -334,7 +339,8 @@ cli.add_command(batch_command)
 @click.option("--max-input-chars", type=click.IntRange(min=1), default=4096, show_default=True, help="Longest input text accepted (longer: 413).")
 @click.option("--api-key", envvar="VOCALIZE_API_KEY", help="Require 'Authorization: Bearer KEY' (env VOCALIZE_API_KEY); needed off loopback.")
 @click.option("--threads", type=click.IntRange(min=1), help="Inference threads (default: VOCALIZE_THREADS or the core count, at most 4).")
-def serve(host: str, port: int, workers: int, queue: int, max_input_chars: int, api_key: str | None, threads: int | None) -> None:
+@click.option("--model", type=click.Choice(["kokoro", "tiny"]), default="kokoro", show_default=True, help="The model loaded at start-up (/health waits for it); a request's \"model\" picks either, the other loading with its first request.")
+def serve(host: str, port: int, workers: int, queue: int, max_input_chars: int, api_key: str | None, threads: int | None, model: str) -> None:
     """Serve OpenAI's speech API (POST /v1/audio/speech) from a warm engine.
 
     Needs the server extra: pip install 'vocalize[server]'. `vocalize speak` uses a
@@ -350,7 +356,7 @@ def serve(host: str, port: int, workers: int, queue: int, max_input_chars: int, 
         from .server import ServerSettings, serve as run_server
     except ImportError as e:
         raise click.ClickException(f"the server needs its extra: pip install 'vocalize[server]' ({e})") from None
-    settings = ServerSettings(host=host, port=port, workers=workers, queue=queue, max_input_chars=max_input_chars, api_key=api_key or None, threads=threads)
+    settings = ServerSettings(host=host, port=port, workers=workers, queue=queue, max_input_chars=max_input_chars, api_key=api_key or None, threads=threads, model=model)
     run_server(settings)
     # Inference may still be finishing on a native thread: skip the interpreter's teardown.
     _exit_now(0)
@@ -362,8 +368,9 @@ def serve(host: str, port: int, workers: int, queue: int, max_input_chars: int, 
 @click.option("--threads", type=click.IntRange(min=1), help="Inference threads (default: VOCALIZE_THREADS or the core count, at most 4).")
 @click.option("-v", "--voice", default=None, help="Voice to speak with.")
 @click.option("--provider", default=None, help="ONNX Runtime execution provider (default cpu).")
+@click.option("--model", default=None, help="tiny, or a model as for `vocalize speak --model` (default the embedded Kokoro model).")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
-def bench(runs: int, text: str | None, threads: int | None, voice: str | None, provider: str | None, as_json: bool) -> None:
+def bench(runs: int, text: str | None, threads: int | None, voice: str | None, provider: str | None, model: str | None, as_json: bool) -> None:
     """Measure load time, time to first audio, real-time factor and peak memory here.
 
     Speaks a built-in paragraph (or --text) RUNS times after loading the model, as in a new
@@ -378,7 +385,7 @@ def bench(runs: int, text: str | None, threads: int | None, voice: str | None, p
         if not as_json and sys.stderr.isatty():
             click.echo(f"\r  run {i}/{n}", err=True, nl=False)
 
-    result = bench_module.run(text or bench_module.TEXT, runs, threads, voice, provider, progress)
+    result = bench_module.run(text or bench_module.TEXT, runs, threads, voice, provider, progress, model=model)
     if not as_json and sys.stderr.isatty():
         click.echo("\r" + " " * 20 + "\r", err=True, nl=False)
     if as_json:

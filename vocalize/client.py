@@ -50,7 +50,9 @@ def usable_voice(voice: str | None) -> bool:
     return voice is None or bool(VOICE_SPEC.fullmatch(voice.strip()))
 
 
-def try_speak(text: str, output: str, fmt: str = "wav", voice: str | None = None, speed: float = 1.0) -> float | None:
+def try_speak(
+    text: str, output: str, fmt: str = "wav", voice: str | None = None, speed: float = 1.0, model: str = "kokoro"
+) -> float | None:
     """:func:`speak` through the configured server, or None (nothing written) when there is
     no usable server. Shows progress on a terminal when writing a file."""
     url = server_url()
@@ -63,7 +65,7 @@ def try_speak(text: str, output: str, fmt: str = "wav", voice: str | None = None
         sys.stderr.flush()
 
     try:
-        return speak(text, output, fmt, voice, speed, url, progress if show else None)
+        return speak(text, output, fmt, voice, speed, url, progress if show else None, model=model)
     except Unavailable:
         return None
     finally:
@@ -80,19 +82,20 @@ def speak(
     speed: float = 1.0,
     url: str | None = None,
     progress: Callable[[float], None] | None = None,
+    model: str = "kokoro",
 ) -> float:
     """Has the server speak ``text`` into ``output`` (a path, or ``-`` for standard output) as
     ``fmt`` (see :data:`vocalize.encoders.FORMATS`), written as it arrives; a file appears only once complete. Returns the
     seconds of audio written."""
     url = url or server_url() or DEFAULT_URL
     if output == "-":
-        response, conn = _request(url, text, voice, speed)
+        response, conn = _request(url, text, voice, speed, model)
         try:
             return _copy(response, sys.stdout.buffer, fmt, progress, to_stdout=True)
         finally:
             conn.close()
     with AtomicFile(output) as target:  # fails here, before any request, if it cannot be written
-        response, conn = _request(url, text, voice, speed)
+        response, conn = _request(url, text, voice, speed, model)
         try:
             seconds = _copy(response, target.file, fmt, progress, to_stdout=False)
         finally:
@@ -101,13 +104,13 @@ def speak(
     return seconds
 
 
-def _request(url: str, text: str, voice: str | None, speed: float) -> tuple[http.client.HTTPResponse, http.client.HTTPConnection]:
+def _request(url: str, text: str, voice: str | None, speed: float, model: str = "kokoro") -> tuple[http.client.HTTPResponse, http.client.HTTPConnection]:
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise Unavailable(f"not an http(s) URL: {url!r}")
     kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
     conn = kind(parts.hostname, parts.port, timeout=CONNECT_TIMEOUT)
-    body: dict[str, object] = {"model": "kokoro", "input": text, "speed": speed, "response_format": "pcm"}
+    body: dict[str, object] = {"model": model, "input": text, "speed": speed, "response_format": "pcm"}
     if voice is not None:
         body["voice"] = voice
     headers = {"Content-Type": "application/json", "Accept": "audio/pcm"}

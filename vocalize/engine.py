@@ -129,6 +129,15 @@ class Engine:
     >>> audio.duration, audio.sample_rate
     """
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> "Engine":
+        """``Engine(model="tiny")`` is a :class:`vocalize.tiny.TinyEngine`: the tiny tier."""
+        model = kwargs.get("model", args[2] if len(args) > 2 else None)
+        if cls is Engine and isinstance(model, str) and model.strip().lower() == "tiny":
+            from .tiny import TinyEngine
+
+            cls = TinyEngine
+        return super().__new__(cls)
+
     def __init__(
         self,
         voice: str | None = None,
@@ -390,7 +399,7 @@ class Engine:
         self,
         stream: Any,
         tail: str,
-        style: "np.ndarray",
+        style: "np.ndarray | None",
         rate: float,
         frontend: "Frontend",
         record: "Callable[[list[Chunk]], None] | None" = None,
@@ -407,7 +416,7 @@ class Engine:
 
     def _request(
         self, text: str | None, phonemes: str | None, voice: str | None, speed: float | None
-    ) -> tuple["np.ndarray", float, str, "Frontend"]:
+    ) -> tuple["np.ndarray | None", float, str, "Frontend"]:
         """Checks one request's arguments: the voice's style table, the rate, the input, and
         the frontend that reads it for that voice."""
         if (text is None) == (phonemes is None):
@@ -416,11 +425,15 @@ class Engine:
         if not isinstance(content, str):
             raise InputError(f"text must be a string, got {type(content).__name__}")
         spec = voice or self.voice
-        style = voice_store.resolve(spec, self._voices_path)
+        style = self._style(spec)
         rate = self.speed if speed is None else _check_speed(speed)
         if not content.strip():
             raise InputError("text is empty" if phonemes is None else "phonemes are empty")
         return style, rate, content, self._frontend_for(spec)
+
+    def _style(self, spec: str) -> "np.ndarray | None":
+        """The style table of a voice spec, as the model takes it."""
+        return voice_store.resolve(spec, self._voices_path)
 
     def _chunks(
         self, content: str, phonemes: bool, frontend: "Frontend", first_chunk_max: int | None = None
@@ -644,10 +657,13 @@ def split_head(text: str) -> tuple[str, str, float]:
     return text, "", 0.0
 
 
-def _requests(chunks: list["Chunk"], style: "np.ndarray", rate: float) -> list[tuple[Any, ...]]:
+def _requests(chunks: list["Chunk"], style: "np.ndarray | None", rate: float) -> list[tuple[Any, ...]]:
     return [(list(c.token_ids), _style_row(style, len(c.token_ids)), rate, c.pause_after) for c in chunks]
 
 
-def _style_row(voice: "np.ndarray", tokens: int) -> "np.ndarray":
-    """Kokoro voices hold one style vector per input length; row ``n - 1`` fits ``n`` tokens."""
+def _style_row(voice: "np.ndarray | None", tokens: int) -> "np.ndarray | None":
+    """Kokoro voices hold one style vector per input length; row ``n - 1`` fits ``n`` tokens.
+    A model without style tables (the tiny tier's: its voice is the model) takes None."""
+    if voice is None:
+        return None
     return voice[min(max(tokens, 1), len(voice)) - 1]

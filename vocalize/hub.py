@@ -18,13 +18,18 @@ import logging
 import os
 import re
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from .assets import STYLE_DIM, VOICE_ROWS
 from .errors import AssetError, InputError, ModelError
 
+if TYPE_CHECKING:
+    from .tiny import TinyVoice
+
 REPO_ID = "onnx-community/Kokoro-82M-v1.0-ONNX"
 REVISION = "main"
+# The tiny tier's voices (hibari's, see vocalize.tiny): `voices/<file>`, one ONNX model each.
+TINY_REPO_ID = "maureesewilliams/hibari"
 
 # Model variants and their file in the repository. "int8" falls back to the embedded model
 # (also Kokoro-82M v1.0 quantized to int8) until the Hub's int8 export is downloaded.
@@ -80,19 +85,19 @@ def offline() -> bool:
     return value.strip().upper() in {"1", "ON", "YES", "TRUE"}
 
 
-def repo_cache() -> Path:
-    return hub_cache() / ("models--" + REPO_ID.replace("/", "--"))
+def repo_cache(repo: str = REPO_ID) -> Path:
+    return hub_cache() / ("models--" + repo.replace("/", "--"))
 
 
-def _snapshots() -> list[Path]:
+def _snapshots(repo: str = REPO_ID) -> list[Path]:
     """Snapshot folders of the repository, the one ``refs/main`` names first, then newest first."""
-    folder = repo_cache() / "snapshots"
+    folder = repo_cache(repo) / "snapshots"
     try:
         found = [p for p in folder.iterdir() if p.is_dir()]
     except OSError:
         return []
     try:
-        current = (repo_cache() / "refs" / REVISION).read_text().strip()
+        current = (repo_cache(repo) / "refs" / REVISION).read_text().strip()
     except OSError:
         current = ""
 
@@ -106,9 +111,9 @@ def _snapshots() -> list[Path]:
     return sorted(found, key=order)
 
 
-def cached_file(filename: str) -> Path | None:
+def cached_file(filename: str, repo: str = REPO_ID) -> Path | None:
     """The downloaded copy of ``filename`` (a path in the repository), or None."""
-    for snapshot in _snapshots():
+    for snapshot in _snapshots(repo):
         path = snapshot / filename
         if path.is_file():  # follows the snapshot's symlink into blobs/
             return path
@@ -154,9 +159,12 @@ def downloaded_models() -> dict[str, Path]:
 
 def model_file(model: str | os.PathLike[str]) -> Path | None:
     """The model file ``model`` names: a variant (``fp32``, ``fp16``, ``int8``) downloaded
-    with ``vocalize download model``, or a path. None means the embedded model, which is what
+    with ``vocalize download model``, ``kokoro`` (the embedded model), or a path (the tiny
+    tier, ``tiny``, is :mod:`vocalize.tiny`'s). None means the embedded model, which is what
     ``int8`` is until the Hub's int8 export is downloaded. A file named like a variant can be
     given as ``./fp16``."""
+    if isinstance(model, str) and model.lower() == "kokoro":
+        return None
     if isinstance(model, str) and model.lower() in MODEL_FILES:
         variant = model.lower()
         path = cached_file(MODEL_FILES[variant])
@@ -182,12 +190,17 @@ def download_voices(names: Iterable[str]) -> list[Path]:
     :class:`InputError`."""
     from . import voice_store
 
+    from . import tiny
+
     names = list(dict.fromkeys(names))
     for name in names:
         if not voice_store.VOICE_NAME.fullmatch(name):
             raise InputError(f"not a voice name: {name!r} (letters, digits, '_' and '-')")
     paths = []
     for name in names:
+        if name in tiny.voices():
+            paths.append(download_tiny_voice(tiny.voices()[name]))
+            continue
         path = _fetch(f"voices/{name}.bin", f"voice {name!r}")
         _check_voice_download(name, path)
         paths.append(path)
@@ -202,6 +215,56 @@ def download_model(variant: str) -> Path:
     path = _fetch(MODEL_FILES[key], f"the {key} model")
     _check_model_download(path)
     return path
+
+
+def tiny_voice_file(voice: "TinyVoice") -> Path | None:
+    """The downloaded model of a tiny voice if it has the registry's size, else None (a
+    truncated or damaged copy counts as not downloaded; the checksum is checked when it
+    is downloaded, and a copy that does not load is removed then)."""
+    path = cached_file(f"voices/{voice.file}", TINY_REPO_ID)
+    try:
+        return path if path is not None and path.stat().st_size == voice.bytes else None
+    except OSError:
+        return None
+
+
+def download_tiny_voice(voice: "TinyVoice") -> Path:
+    """Downloads a tiny voice's model (``voices/<file>`` of :data:`TINY_REPO_ID`) into the
+    Hugging Face cache and checks its size and sha256 against hibari's registry; a file that
+    fails is removed from the cache again and raises :class:`AssetError`."""
+    if voice.bundled:
+        return voice.bundled_path()
+    path = _fetch(f"voices/{voice.file}", f"the tiny voice {voice.name!r}", TINY_REPO_ID)
+    size = path.stat().st_size
+    digest = _sha256(path) if size == voice.bytes else None
+    if digest != voice.sha256:
+        _evict(path)
+        found = f"{size} bytes" if digest is None else f"sha256 {digest[:12]}…"
+        raise AssetError(
+            f"the downloaded tiny voice {voice.name!r} ({voice.file}) has {found}, hibari's registry says "
+            f"{voice.bytes} bytes, sha256 {voice.sha256[:12]}…: not used, and removed from the cache ({hub_cache()})"
+        )
+    return path
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def evict_tiny_voice(voice: "TinyVoice") -> bool:
+    """Removes a tiny voice's downloaded model from the cache (it would not load); whether
+    there was one."""
+    path = cached_file(f"voices/{voice.file}", TINY_REPO_ID)
+    if path is None:
+        return False
+    _evict(path)
+    return True
 
 
 def _check_voice_download(name: str, path: Path) -> None:
@@ -246,8 +309,8 @@ def _evict(path: Path) -> None:
             raise AssetError(f"cannot remove the bad download {p}: {e.strerror or e}") from None
 
 
-def _fetch(filename: str, what: str) -> Path:
-    """``hf_hub_download`` of one file of the repository, its failures as vocalize errors."""
+def _fetch(filename: str, what: str, repo: str = REPO_ID) -> Path:
+    """``hf_hub_download`` of one file of ``repo``, its failures as vocalize errors."""
     try:
         # Imported before the logger is quieted below: importing configures huggingface_hub's logger.
         from huggingface_hub import errors as hf_errors
@@ -255,7 +318,7 @@ def _fetch(filename: str, what: str) -> Path:
     except ImportError:
         raise AssetError("downloading needs huggingface_hub: pip install 'vocalize[hub]'") from None
     cache = hub_cache()
-    source = f"{endpoint()}/{REPO_ID}"
+    source = f"{endpoint()}/{repo}"
     # huggingface_hub logs each retry as a warning; the outcome is reported here in one line.
     # HF_HUB_VERBOSITY (huggingface_hub's own setting) brings them back.
     logger = logging.getLogger("huggingface_hub")
@@ -264,7 +327,7 @@ def _fetch(filename: str, what: str) -> Path:
         logger.setLevel(logging.ERROR)
     try:
         path = hf_hub_download(
-            REPO_ID,
+            repo,
             filename,
             revision=REVISION,
             cache_dir=cache,

@@ -260,6 +260,13 @@ def _unknown(name: str, voices_file: str | os.PathLike[str] | None, spec: str) -
     where = f" in the voice blend {spec!r}" if spec.strip() != name else ""
     if name in hub.OFFICIAL_VOICES:
         return VoiceError(f"voice {name!r}{where} is not downloaded: run `vocalize download voices {name}`")
+    from . import tiny
+
+    if tiny.is_tiny_voice(name):
+        return VoiceError(
+            f"{name!r}{where} is a voice of the tiny model: use it with --model tiny (Engine(model=\"tiny\")); "
+            f"Kokoro's voices: {', '.join(names(voices_file))}"
+        )
     return VoiceError(f"unknown voice {name!r}{where}; available: {', '.join(names(voices_file))}")
 
 
@@ -345,6 +352,7 @@ class VoiceInfo:
     available: bool
     downloaded: bool  # a copy from the Hub is in the Hugging Face cache
     default: bool = False
+    tier: str = "kokoro"  # the model it speaks with: "kokoro", or "tiny" (vocalize.tiny)
 
     def as_dict(self) -> dict[str, object]:
         return dataclasses.asdict(self)
@@ -376,12 +384,34 @@ def catalog(voices_file: str | os.PathLike[str] | None = None) -> list[VoiceInfo
         for name in sorted(hub.OFFICIAL_VOICES)
         if name not in found
     ]
-    return ready + missing
+    tiny_ready, tiny_missing = _tiny_catalog()
+    return ready + tiny_ready + missing + tiny_missing
+
+
+def _tiny_catalog() -> tuple[list[VoiceInfo], list[VoiceInfo]]:
+    """The tiny model's voices (see :mod:`vocalize.tiny`): usable now, and not downloaded."""
+    from . import tiny
+
+    try:
+        registry = tiny.voices()
+    except AssetError:
+        return [], []
+    ready, missing = [], []
+    for name, voice in registry.items():
+        file = tiny.voice_file(voice)
+        source = "embedded" if voice.bundled else "downloaded" if file is not None else "hub"
+        info = VoiceInfo(
+            name, LANGUAGES[voice.language], voice.gender, source, os.fspath(file) if file else None,
+            file is not None, file is not None and not voice.bundled, name == tiny.DEFAULT_VOICE, "tiny",
+        )
+        (ready if file is not None else missing).append(info)
+    return ready, missing
 
 
 def names(voices_file: str | os.PathLike[str] | None = None) -> list[str]:
-    """Names usable now: the voices file's, the user folder's, the embedded and the downloaded."""
-    usable = {info.name for info in catalog() if info.available}
+    """Names of Kokoro's voices usable now: the voices file's, the user folder's, the
+    embedded and the downloaded (the tiny model's are :func:`vocalize.tiny.available`)."""
+    usable = {info.name for info in catalog() if info.available and info.tier == "kokoro"}
     if voices_file is not None:
         usable.update(assets.load_voices(voices_file))
     return sorted(usable)

@@ -40,8 +40,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("vocalize.server")
 
 MODEL_ID = "kokoro"
-# Model names OpenAI clients send; all of them are the one Kokoro model.
+# The tiny tier (vocalize.tiny): `"model": "tiny"`.
+TINY_MODEL_ID = "tiny"
+# Model names OpenAI clients send; all of them are the Kokoro model.
 MODEL_ALIASES = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts")
+MODEL_IDS = (MODEL_ID, TINY_MODEL_ID, *MODEL_ALIASES)
 # OpenAI's voice names speak with the server's default voice, so OpenAI clients work as is.
 OPENAI_VOICES = (
     "alloy", "ash", "ballad", "cedar", "coral", "echo", "fable", "marin", "nova", "onyx", "sage", "shimmer", "verse",
@@ -60,6 +63,8 @@ class ServerSettings:
     max_input_chars: int = 4096
     api_key: str | None = None
     threads: int | None = None
+    # The model warmed at start-up ("kokoro" or "tiny"); the other loads with its first request.
+    model: str = MODEL_ID
 
     @property
     def max_body_bytes(self) -> int:
@@ -67,9 +72,11 @@ class ServerSettings:
         return 16_384 + 6 * self.max_input_chars
 
 
-# The shortest input: at least one character that is not white space.
+# The shortest input: one character. Something to speak: an ASCII letter or digit (input of
+# symbols, marks or control characters alone, or of letters the English frontend has no
+# reading for, has nothing to speak, which the schema could not otherwise tell).
 MIN_INPUT_CHARS = 1
-NOT_BLANK = r"\S"
+SPEAKABLE = r"[A-Za-z0-9]"
 
 
 class SpeechRequest(BaseModel):
@@ -80,8 +87,9 @@ class SpeechRequest(BaseModel):
 
     model: str = Field(
         MODEL_ID,
-        description=f"`{MODEL_ID}`, or one of OpenAI's names for it: {', '.join(MODEL_ALIASES)}.",
-        json_schema_extra={"enum": [MODEL_ID, *MODEL_ALIASES]},
+        description=f"`{MODEL_ID}` (or one of OpenAI's names for it: {', '.join(MODEL_ALIASES)}), or `{TINY_MODEL_ID}`: "
+        "the tiny model, with its own voices (heart, emma, fable, fenrir, kore).",
+        json_schema_extra={"enum": list(MODEL_IDS)},
     )
     input: str = Field(description="The text to speak.")
     voice: Union[str, dict[str, str]] = Field(
@@ -130,8 +138,8 @@ def speech_request(max_input_chars: int, base: type[SpeechRequest] = SpeechReque
     limited = Field(
         min_length=MIN_INPUT_CHARS,
         max_length=max_input_chars,
-        pattern=NOT_BLANK,
-        description=f"The text to speak: {MIN_INPUT_CHARS} to {max_input_chars} characters, not all white space.",
+        pattern=SPEAKABLE,
+        description=f"The text to speak: {MIN_INPUT_CHARS} to {max_input_chars} characters, with at least one letter or digit (A-Z, a-z, 0-9).",
     )
     return create_model(base.__name__, __base__=base, input=(str, limited))
 
@@ -184,25 +192,49 @@ class _State:
         self.jobs: set[Job] = set()
         self.metrics = Metrics(lambda: self.admission.busy, lambda: self.admission.queued, MODEL_ID, __version__)
 
+        # Engines by model id, made on first use (the server's own model at warm-up).
+        self.engines: dict[str, "Engine"] = {}
+        self.engines_lock = threading.Lock()
+        if engine is not None:
+            self.engines[TINY_MODEL_ID if type(engine).__name__ == "TinyEngine" else MODEL_ID] = engine
+
+    def engine_for(self, model: str) -> "Engine":
+        """The engine of a request's model (``kokoro`` and OpenAI's names, or ``tiny``)."""
+        key = TINY_MODEL_ID if model == TINY_MODEL_ID else MODEL_ID
+        with self.engines_lock:
+            engine = self.engines.get(key)
+            if engine is None:
+                from ..engine import Engine
+
+                engine = self.engines[key] = Engine(model=key, threads=self.settings.threads)
+            return engine
+
     def warm_up(self) -> None:
         """Loads the model and the text frontend and runs one short synthesis; then ready."""
         try:
             if self.engine is None:
-                from ..engine import Engine
-
-                self.engine = Engine(threads=self.settings.threads)
+                self.engine = self.engine_for(self.settings.model)
             self.engine.warm_up()
             self.engine.synthesize("Ready.")
-            self.model_path = str(assets.default_model())
+            self.model_path = str(self.engine._model().path) if self.settings.model == TINY_MODEL_ID else str(assets.default_model())
             self.ready.set()
             log.info("vocalize: ready (model %s, %d threads)", self.model_path, self.engine.threads)
         except BaseException as e:  # reported by /health and by the serve command
             self.failure = e
             log.error("vocalize: error: warm-up failed: %s", e)
 
-    def voices(self) -> list[str]:
-        assert self.engine is not None
-        return list(self.engine.voices)
+    def voices(self, model: str = MODEL_ID) -> list[str]:
+        """The voices of ``model``'s engine."""
+        if model == TINY_MODEL_ID:
+            from .. import tiny
+
+            return tiny.available()
+        engine = self.engines.get(MODEL_ID) or self.engine
+        if engine is None or type(engine).__name__ == "TinyEngine":
+            from .. import voice_store
+
+            return voice_store.names()
+        return list(engine.voices)
 
 
 def create_app(settings: ServerSettings | None = None, engine: "Engine | None" = None, warm_up: bool = True) -> FastAPI:
@@ -236,9 +268,20 @@ def create_app(settings: ServerSettings | None = None, engine: "Engine | None" =
     def openapi() -> dict[str, Any]:
         """The document, with the voices this server has now (a user may add some)."""
         document = copy.deepcopy(plain_openapi())
-        names = state.voices() if state.ready.is_set() else []
-        for request in ("SpeechRequest", "CaptionedSpeechRequest"):
-            document["components"]["schemas"][request]["properties"]["voice"].update(voice_schema(names))
+        ready = state.ready.is_set()
+        names = state.voices() if ready else []
+        tiny_names = state.voices(TINY_MODEL_ID) if ready else []
+        speech = document["components"]["schemas"]["SpeechRequest"]
+        speech["properties"]["voice"].update(voice_schema(names + tiny_names))
+        # Which voices a request may name depends on its model: Kokoro's (and blends), or the tiny model's.
+        speech["anyOf"] = [
+            {"properties": {"model": {"enum": [MODEL_ID, *MODEL_ALIASES]}, "voice": voice_schema(names)}},
+            {"properties": {"model": {"const": TINY_MODEL_ID}, "voice": tiny_voice_schema(tiny_names)}, "required": ["model"]},
+        ]
+        # Word times come from Kokoro's durations: the tiny model gives none.
+        captioned = document["components"]["schemas"]["CaptionedSpeechRequest"]
+        captioned["properties"]["voice"].update(voice_schema(names))
+        captioned["properties"]["model"]["enum"] = [MODEL_ID, *MODEL_ALIASES]
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -279,22 +322,24 @@ def create_app(settings: ServerSettings | None = None, engine: "Engine | None" =
     @app.get("/v1/models", summary="The model (and OpenAI's names for it)", tags=["openai"])
     async def models() -> dict[str, Any]:
         created = int(time.time() - (time.monotonic() - state.started))
-        ids = (MODEL_ID, *MODEL_ALIASES)
-        return {"object": "list", "data": [{"id": i, "object": "model", "created": created, "owned_by": "vocalize"} for i in ids]}
+        return {"object": "list", "data": [{"id": i, "object": "model", "created": created, "owned_by": "vocalize"} for i in MODEL_IDS]}
 
     @app.get("/v1/models/{model_id}", summary="One model", tags=["openai"], responses={404: _error_doc("No such model.")})
     async def model(model_id: str) -> dict[str, Any]:
-        if model_id not in (MODEL_ID, *MODEL_ALIASES):
-            raise ApiError(404, f"unknown model {model_id!r}; valid models: {', '.join((MODEL_ID, *MODEL_ALIASES))}", "model_not_found", "model")
+        if model_id not in MODEL_IDS:
+            raise ApiError(404, f"unknown model {model_id!r}; valid models: {', '.join(MODEL_IDS)}", "model_not_found", "model")
         return {"id": model_id, "object": "model", "created": int(time.time() - (time.monotonic() - state.started)), "owned_by": "vocalize"}
 
     @app.get("/v1/audio/voices", summary="Voices to speak with", tags=["openai"])
     async def voices() -> dict[str, Any]:
         _require_ready(state)
+        from .. import tiny
+
         return {
             "voices": state.voices(),
             "default": assets.DEFAULT_VOICE,
             "openai_aliases": {name: assets.DEFAULT_VOICE for name in OPENAI_VOICES},
+            "tiny": {"voices": state.voices(TINY_MODEL_ID), "default": tiny.DEFAULT_VOICE},
         }
 
     @app.get("/status", summary="Model, voices, threads, uptime and load", tags=["server"])
@@ -303,7 +348,7 @@ def create_app(settings: ServerSettings | None = None, engine: "Engine | None" =
         return {
             "ready": state.ready.is_set(),
             "version": __version__,
-            "model": {"id": MODEL_ID, "path": state.model_path},
+            "model": {"id": settings.model, "path": state.model_path},
             "voices": state.voices() if state.ready.is_set() else [],
             "default_voice": assets.DEFAULT_VOICE,
             "threads": engine.threads if engine is not None else None,
@@ -402,6 +447,14 @@ def voice_schema(names: list[str]) -> dict[str, Any]:
     return {"anyOf": [one, blend, by_id]}
 
 
+def tiny_voice_schema(names: list[str]) -> dict[str, Any]:
+    """The JSON schema of the ``voice`` of a tiny-model request: one of its voices ``names``
+    (no blends: each is a model of its own) or of OpenAI's names, or ``{"id": ...}``."""
+    one = {"type": "string", "enum": sorted({*names, *OPENAI_VOICES})}
+    by_id = {"type": "object", "properties": {"id": one}, "required": ["id"], "additionalProperties": {"type": "string"}}
+    return {"anyOf": [one, by_id]}
+
+
 def _limit_error(state: _State, errors: Any) -> ApiError | None:
     """The error a request breaking one of :func:`speech_request`'s limits gets (413 for too
     long an input, as for too large a body), or None for other validation errors."""
@@ -412,18 +465,30 @@ def _limit_error(state: _State, errors: Any) -> ApiError | None:
     if where == ("body", "input") and kind == "string_too_long":
         limit = error.get("ctx", {}).get("max_length")
         return _bad(state, f"input is {len(value)} characters; this server takes at most {limit}", "input", 413)
-    if where == ("body", "input") and kind in ("string_too_short", "string_pattern_mismatch"):
+    if where == ("body", "input") and (kind == "string_too_short" or (kind == "string_pattern_mismatch" and not value.strip())):
         return _bad(state, "text is empty", "input")
+    if where == ("body", "input") and kind == "string_pattern_mismatch":
+        return _bad(state, "nothing to speak in the given text: it needs a letter or a digit", "input")
     if where == ("body", "speed") and kind in ("greater_than_equal", "less_than_equal"):
         return _bad(state, f"speed must be between {MIN_SPEED} and {MAX_SPEED}, got {float(value):g}", "speed")
     return None
 
 
-def _voice(state: _State, voice: Union[str, dict[str, str]]) -> str:
-    """The request's voice spec, checked: a known name, an OpenAI name, or a blend of names."""
+def _voice(state: _State, voice: Union[str, dict[str, str]], model: str = MODEL_ID) -> str:
+    """The request's voice spec, checked: a known name, an OpenAI name, or a blend of names
+    (for the tiny model, one of its voice names: see :mod:`vocalize.tiny`)."""
     if isinstance(voice, dict):
         voice = voice.get("id", "")
     voice = voice.strip()
+    if model == TINY_MODEL_ID:
+        from .. import tiny
+
+        if voice.lower() in OPENAI_VOICES and not tiny.is_tiny_voice(voice.lower()):
+            return tiny.DEFAULT_VOICE
+        try:
+            return tiny.resolve(voice).name
+        except VoiceError as e:
+            raise _bad(state, str(e), "voice") from None
     valid = state.voices()
     if voice.lower() in OPENAI_VOICES:
         return assets.DEFAULT_VOICE
@@ -435,6 +500,10 @@ def _voice(state: _State, voice: Union[str, dict[str, str]]) -> str:
             "voice",
         )
     if VOICE_NAME.fullmatch(voice) and voice not in valid:
+        from .. import tiny
+
+        if tiny.is_tiny_voice(voice):
+            raise _bad(state, f"{voice!r} is a voice of the tiny model (--model tiny): send \"model\": \"tiny\"; Kokoro's voices: {', '.join(valid)}", "voice")
         raise _bad(state, f"unknown voice {voice!r}; valid voices: {', '.join(valid)}", "voice")
     return voice
 
@@ -443,12 +512,21 @@ async def _speech(state: _State, body: SpeechRequest, request: Request, captione
     arrived = time.perf_counter()
     _require_ready(state)
     assert state.engine is not None
-    if body.model not in (MODEL_ID, *MODEL_ALIASES):
-        raise _bad(state, f"unknown model {body.model!r}; valid models: {', '.join((MODEL_ID, *MODEL_ALIASES))}", "model")
+    if body.model not in MODEL_IDS:
+        raise _bad(state, f"unknown model {body.model!r}; valid models: {', '.join(MODEL_IDS)}", "model")
+    if captioned and body.model == TINY_MODEL_ID:
+        raise _bad(state, "the tiny model gives no word timestamps: captioned speech needs Kokoro (model 'kokoro')", "model")
     fmt = body.response_format.lower()
     if fmt not in encoders.FORMATS:
         raise _bad(state, f"unsupported response_format {body.response_format!r}; valid formats: {', '.join(encoders.FORMATS)}", "response_format")
-    voice = _voice(state, body.voice)
+    # A request without a voice speaks with its model's default voice.
+    if body.model == TINY_MODEL_ID and "voice" not in body.model_fields_set:
+        from .. import tiny
+
+        voice = tiny.DEFAULT_VOICE
+    else:
+        voice = _voice(state, body.voice, body.model)
+    engine = await asyncio.get_running_loop().run_in_executor(None, state.engine_for, body.model)
 
     try:
         await _unless_disconnected(request, state.admission.acquire())
@@ -467,7 +545,7 @@ async def _speech(state: _State, body: SpeechRequest, request: Request, captione
 
     loop = asyncio.get_running_loop()
     try:
-        job = Job(state.engine, body.input, voice, body.speed, encoders.encoder(fmt), loop, done, timestamps=captioned)
+        job = Job(engine, body.input, voice, body.speed, encoders.encoder(fmt), loop, done, timestamps=captioned)
         state.jobs.add(job)
         state.pool.submit(job.run)
     except BaseException:
@@ -485,7 +563,7 @@ async def _speech(state: _State, body: SpeechRequest, request: Request, captione
         if isinstance(payload, InputError):
             state.metrics.errors.labels("invalid_request").inc()
             if isinstance(payload, VoiceError):
-                raise ApiError(400, f"{payload}; valid voices: {', '.join(state.voices())}", "invalid_request", "voice")
+                raise ApiError(400, f"{payload}; valid voices: {', '.join(state.voices(body.model))}", "invalid_request", "voice")
             raise ApiError(400, str(payload), "invalid_request", "input")
         state.metrics.errors.labels("synthesis").inc()
         log.error("vocalize: synthesis failed: %s", payload, exc_info=not isinstance(payload, VocalizeError))

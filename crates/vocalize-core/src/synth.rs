@@ -39,18 +39,33 @@ pub struct ChunkAudio {
     pub speech: usize,
 }
 
+/// What turns one chunk request into its audio: Kokoro's model ([`Model`]) or the tiny
+/// tier ([`crate::tiny::TinyVoice`]). Every model runs through the same [`Synthesizer`]:
+/// one scheduler, one stream type, one way to cancel.
+pub trait Render: Send + Sync + 'static {
+    /// The audio of `chunk`, the `index`-th of its stream: speech trimmed of silence and
+    /// faded at both ends, then the chunk's pause. `run` terminates the inference midway.
+    fn render(&self, chunk: &ChunkRequest, index: usize, run: Option<&RunOptions>) -> Result<ChunkAudio>;
+}
+
+impl Render for Model {
+    fn render(&self, chunk: &ChunkRequest, index: usize, run: Option<&RunOptions>) -> Result<ChunkAudio> {
+        render(self, chunk, index, run)
+    }
+}
+
 /// Runs chunk requests on a model's session pool from a Tokio runtime.
-pub struct Synthesizer {
-    model: Arc<Model>,
+pub struct Synthesizer<M: Render = Model> {
+    model: Arc<M>,
     runtime: Handle,
 }
 
-impl Synthesizer {
-    pub fn new(model: Arc<Model>, runtime: Handle) -> Self {
+impl<M: Render> Synthesizer<M> {
+    pub fn new(model: Arc<M>, runtime: Handle) -> Self {
         Self { model, runtime }
     }
 
-    pub fn model(&self) -> &Arc<Model> {
+    pub fn model(&self) -> &Arc<M> {
         &self.model
     }
 
@@ -87,8 +102,8 @@ const AHEAD: usize = 4;
 /// ahead. Ends when the input ends, at the first error (which the reader gets), or as soon
 /// as the stream is cancelled, whatever it waits for then; a cancelled inference is
 /// terminated by the stream's run options.
-async fn schedule(
-    model: Arc<Model>,
+async fn schedule<M: Render>(
+    model: Arc<M>,
     mut pending: mpsc::UnboundedReceiver<ChunkRequest>,
     audio: mpsc::Sender<Result<ChunkAudio>>,
     control: Arc<Control>,
@@ -100,7 +115,7 @@ async fn schedule(
         let task = tokio::task::spawn_blocking(move || {
             let _span = tracing::info_span!(parent: &parent, "chunk").entered();
             let _running = worker.start_work();
-            let result = render(&model, &chunk, index, worker.run.as_ref());
+            let result = model.render(&chunk, index, worker.run.as_ref());
             if result.is_err() && worker.is_cancelled() {
                 // What failed is the terminated inference.
                 drop(tracing::info_span!("terminated").entered());
@@ -319,11 +334,7 @@ fn render(model: &Model, chunk: &ChunkRequest, index: usize, run: Option<&RunOpt
         // A pause with no speech (pause markup before any text).
         return Ok(ChunkAudio { samples: vec![0.0; pause], durations: Some(vec![]), start: 0, speech: 0 });
     }
-    let priority = match index {
-        0 => pool::FIRST,
-        1 => pool::SECOND,
-        _ => pool::NORMAL,
-    };
+    let priority = priority(index);
     let (mut samples, durations, skipped) = match model.split() {
         Some(split) => {
             let encoded = split.encode(&chunk.tokens, &chunk.style, chunk.speed, priority, run)?;
@@ -341,6 +352,16 @@ fn render(model: &Model, chunk: &ChunkRequest, index: usize, run: Option<&RunOpt
     let speech = samples.len();
     samples.resize(speech + pause, 0.0);
     Ok(ChunkAudio { samples, durations, start: skipped + trimmed, speech })
+}
+
+/// The session-pool priority of a stream's `index`-th chunk: the first two go ahead of
+/// other streams' later chunks, so a new request's audio starts soon.
+pub fn priority(index: usize) -> u8 {
+    match index {
+        0 => pool::FIRST,
+        1 => pool::SECOND,
+        _ => pool::NORMAL,
+    }
 }
 
 /// The ordered output of [`Synthesizer::start`].

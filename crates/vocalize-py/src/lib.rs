@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
-use vocalize_core::synth::{Canceller, ChunkAudio, ChunkInput, ChunkStream, Next};
+use vocalize_core::synth::{Canceller, ChunkAudio, ChunkInput, ChunkStream, Next, Render};
 use vocalize_core::model::SplitFiles;
 use vocalize_core::{ChunkRequest, Model as CoreModel, ModelOptions, Synthesizer};
 
@@ -54,6 +54,12 @@ fn load_model(
     let path = std::path::PathBuf::from(path);
     let model = py.detach(|| state::model(&path, options))?;
     Ok(Model { synth: Arc::new(state::synthesizer(model)) })
+}
+
+/// The models this process has loaded: `(kind, path)`, kind `kokoro` or `tiny`.
+#[pyfunction]
+fn loaded_models() -> Vec<(&'static str, String)> {
+    state::loaded_models()
 }
 
 /// Forgets the models loaded so far (see `state::release_models`); a later `load_model`
@@ -115,15 +121,46 @@ struct Model {
     synth: Arc<Synthesizer>,
 }
 
-type ChunkArgs<'py> = (Vec<i64>, PyReadonlyArray1<'py, f32>, f32, f32);
+/// One chunk as Python hands it in: `(token_ids, style, speed, pause_after)`; the tiny
+/// model, whose voice is the model itself, takes `None` for the style.
+type ChunkArgs<'py> = (Vec<i64>, Option<PyReadonlyArray1<'py, f32>>, f32, f32);
 
 fn requests(chunks: Vec<ChunkArgs<'_>>) -> PyResult<Vec<ChunkRequest>> {
     chunks
         .into_iter()
         .map(|(tokens, style, speed, pause_after)| {
-            Ok(ChunkRequest { tokens, style: style.as_slice()?.to_vec(), speed, pause_after })
+            let style = match style {
+                Some(style) => style.as_slice()?.to_vec(),
+                None => Vec::new(),
+            };
+            Ok(ChunkRequest { tokens, style, speed, pause_after })
         })
         .collect()
+}
+
+/// Synthesizes `chunks` on `synth` and returns their audio joined (see `Model.synthesize`).
+fn synthesize_all<'py, M: Render>(py: Python<'py>, synth: &Synthesizer<M>, chunks: Vec<ChunkArgs<'py>>) -> PyResult<Bound<'py, PyArray1<f32>>> {
+    let mut stream = synth.start(requests(chunks)?);
+    let mut audio = Vec::new();
+    while let Some(chunk) = next_chunk(py, &mut stream)? {
+        if audio.is_empty() {
+            audio = chunk.samples;
+        } else {
+            audio.extend_from_slice(&chunk.samples);
+        }
+    }
+    Ok(PyArray1::from_vec(py, audio))
+}
+
+/// Opens a stream of `chunks` on `synth` (see `Model.stream`).
+fn open_stream<M: Render>(synth: &Synthesizer<M>, chunks: Vec<ChunkArgs<'_>>, more: bool, timings: bool) -> PyResult<AudioStream> {
+    let mut stream = synth.open();
+    for chunk in requests(chunks)? {
+        stream.push(chunk);
+    }
+    let input = if more { stream.take_input() } else { None };
+    stream.finish();
+    Ok(AudioStream::new(stream, input, timings))
 }
 
 #[pymethods]
@@ -154,16 +191,7 @@ impl Model {
     /// Synthesizes `chunks` (each `(token_ids, style, speed, pause_after)`) and returns one
     /// float32 array of 24 kHz audio, the chunks trimmed and joined with their pauses.
     fn synthesize<'py>(&self, py: Python<'py>, chunks: Vec<ChunkArgs<'py>>) -> PyResult<Bound<'py, PyArray1<f32>>> {
-        let mut stream = self.synth.start(requests(chunks)?);
-        let mut audio = Vec::new();
-        while let Some(chunk) = next_chunk(py, &mut stream)? {
-            if audio.is_empty() {
-                audio = chunk.samples;
-            } else {
-                audio.extend_from_slice(&chunk.samples);
-            }
-        }
-        Ok(PyArray1::from_vec(py, audio))
+        synthesize_all(py, &self.synth, chunks)
     }
 
     /// Whether the model gives the frames of each token (word timings need them): a split
@@ -180,13 +208,7 @@ impl Model {
     /// model's output before `samples[0]`, and the samples of speech before the pause.
     #[pyo3(signature = (chunks, more = false, timings = false))]
     fn stream(&self, chunks: Vec<ChunkArgs<'_>>, more: bool, timings: bool) -> PyResult<AudioStream> {
-        let mut stream = self.synth.open();
-        for chunk in requests(chunks)? {
-            stream.push(chunk);
-        }
-        let input = if more { stream.take_input() } else { None };
-        stream.finish();
-        Ok(AudioStream::new(stream, input, timings))
+        open_stream(&self.synth, chunks, more, timings)
     }
 
     fn __repr__(&self) -> String {
@@ -322,6 +344,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(init, m)?)?;
     m.add_function(wrap_pyfunction!(load_model, m)?)?;
     m.add_function(wrap_pyfunction!(release_models, m)?)?;
+    m.add_function(wrap_pyfunction!(loaded_models, m)?)?;
     m.add_function(wrap_pyfunction!(stop_streams, m)?)?;
     m.add_function(wrap_pyfunction!(enable_tracing, m)?)?;
     m.add_function(wrap_pyfunction!(take_spans, m)?)?;

@@ -18,6 +18,7 @@ use tokio::runtime::Runtime;
 use tracing_subscriber::layer::SubscriberExt;
 use vocalize_core::trace::SpanRecorder;
 use vocalize_core::model::SplitFiles;
+use vocalize_core::tiny::TinyModel;
 use vocalize_core::{Model, ModelOptions, Synthesizer};
 
 use crate::errors::{runtime_library, to_py};
@@ -32,6 +33,8 @@ struct Engine {
     generation: u64,
     runtime: Arc<Runtime>,
     models: HashMap<(PathBuf, usize, String, Option<SplitFiles>, Option<PathBuf>), Arc<Model>>,
+    /// Tiny models by (path, threads, sessions).
+    tiny: HashMap<(PathBuf, usize, usize), Arc<TinyModel>>,
 }
 
 /// The ONNX Runtime environment, loading the library at `library` the first time.
@@ -69,6 +72,7 @@ fn with_engine<T>(f: impl FnOnce(&mut Engine) -> T) -> T {
                 .expect("a Tokio runtime can be built"),
         ),
         models: HashMap::new(),
+        tiny: HashMap::new(),
     });
     f(engine)
 }
@@ -86,10 +90,38 @@ pub fn model(path: &Path, options: ModelOptions) -> PyResult<Arc<Model>> {
     Ok(with_engine(|e| Arc::clone(e.models.entry(key).or_insert(loaded))))
 }
 
+/// The tiny model at `path`, loaded once per process (and per forked child) for each
+/// thread and session count; `options` apply to its first load.
+pub fn tiny_model(path: &Path, options: ModelOptions, sessions: usize) -> PyResult<Arc<TinyModel>> {
+    let env = require_environment()?;
+    let key = (path.to_owned(), options.intra_threads, sessions);
+    if let Some(model) = with_engine(|e| e.tiny.get(&key).cloned()) {
+        return Ok(model);
+    }
+    let loaded = Arc::new(TinyModel::load(env, path, options, sessions).map_err(to_py)?);
+    Ok(with_engine(|e| Arc::clone(e.tiny.entry(key).or_insert(loaded))))
+}
+
+/// The process's Tokio runtime (rebuilt in a forked child).
+pub fn runtime() -> tokio::runtime::Handle {
+    with_engine(|e| e.runtime.handle().clone())
+}
+
+/// `(kind, path)` of every model loaded in this process (or forked child).
+pub fn loaded_models() -> Vec<(&'static str, String)> {
+    with_engine(|e| {
+        let mut found: Vec<(&'static str, String)> = e.models.values().map(|m| ("kokoro", m.path().display().to_string())).collect();
+        found.extend(e.tiny.keys().map(|(path, _, _)| ("tiny", path.display().to_string())));
+        found.sort();
+        found.dedup();
+        found
+    })
+}
+
 /// Forgets the loaded models; each is dropped (its sessions end) once no Python object
 /// holds it any more.
 pub fn release_models() {
-    let models = with_engine(|e| std::mem::take(&mut e.models));
+    let models = with_engine(|e| (std::mem::take(&mut e.models), std::mem::take(&mut e.tiny)));
     drop(models);
 }
 

@@ -10,6 +10,7 @@ pub mod dsp;
 mod math;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use ort::environment::Environment;
 use ort::session::{RunOptions, Session};
@@ -17,7 +18,9 @@ use ort::value::TensorRef;
 
 pub use dsp::{Noise, Spectrum, Vocoder};
 
+use crate::audio;
 use crate::error::{CoreError, Result};
+use crate::synth::{ChunkAudio, ChunkRequest, Render};
 use crate::model::{inference, run_session, Model, ModelOptions};
 use crate::pool::Pool;
 use crate::MAX_TOKENS;
@@ -117,6 +120,49 @@ impl TinyModel {
     }
 }
 
+/// The tiny model as one request's chunks are rendered through a [`crate::Synthesizer`]:
+/// the noise of the `index`-th chunk is drawn from [`chunk_seed`] of the request's seed, so
+/// the same request with the same seed repeats bit for bit, streamed or not.
+pub struct TinyVoice {
+    model: Arc<TinyModel>,
+    noise: Noise,
+}
+
+impl TinyVoice {
+    pub fn new(model: Arc<TinyModel>, noise: Noise) -> Self {
+        Self { model, noise }
+    }
+}
+
+impl Render for TinyVoice {
+    fn render(&self, chunk: &ChunkRequest, index: usize, run: Option<&RunOptions>) -> Result<ChunkAudio> {
+        let pause = audio::silence(chunk.pause_after);
+        if chunk.tokens.is_empty() {
+            return Ok(ChunkAudio { samples: vec![0.0; pause], durations: None, start: 0, speech: 0 });
+        }
+        let noise = match self.noise {
+            Noise::Off => Noise::Off,
+            Noise::Seeded(seed) => Noise::Seeded(chunk_seed(seed, index)),
+        };
+        let mut samples = self.model.synthesize_with(&chunk.tokens, chunk.speed, noise, crate::synth::priority(index), run)?;
+        let _span = tracing::info_span!("postprocess").entered();
+        let start = audio::trim(&mut samples);
+        let speech = samples.len();
+        samples.resize(speech + pause, 0.0);
+        // The tiny model gives no token durations: no word timings.
+        Ok(ChunkAudio { samples, durations: None, start, speech })
+    }
+}
+
+/// The noise seed of a request's `index`-th chunk (SplitMix64 of the two), so neighbouring
+/// chunks draw unrelated noise.
+pub fn chunk_seed(seed: u64, index: usize) -> u64 {
+    let mut z = seed.wrapping_add((index as u64).wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
 /// Checks the session has the tiny model's inputs and outputs.
 fn check_layout(session: &Session, path: &Path) -> Result<()> {
     let inputs: Vec<&str> = session.inputs().iter().map(|o| o.name()).collect();
@@ -170,6 +216,17 @@ mod tests {
         for speed in [0.0, -1.0, f32::NAN, f32::INFINITY] {
             assert!(message(&[50], speed).contains("speed must be positive"), "{speed}");
         }
+    }
+
+    #[test]
+    fn each_chunk_of_a_request_has_its_own_seed() {
+        let seeds: Vec<u64> = (0..4).map(|i| chunk_seed(7, i)).collect();
+        assert_eq!(seeds, (0..4).map(|i| chunk_seed(7, i)).collect::<Vec<_>>());
+        let mut unique = seeds.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), 4);
+        assert_ne!(chunk_seed(7, 0), chunk_seed(8, 0));
     }
 
     #[test]
