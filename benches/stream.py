@@ -83,9 +83,9 @@ def child_kokoro_onnx(text: str) -> dict:
 
     from kokoro_onnx import Kokoro
 
-    from vocalize import assets
+    from vocalize.assets import models, voice_store
 
-    kokoro = Kokoro(str(assets.default_model()), str(assets.default_voices_path()))
+    kokoro = Kokoro(str(models.default_model()), str(voice_store.default_voices_path()))
     kokoro.create("Warm up the engine.", voice="jm_kumo", speed=1.0, lang="en-us")
 
     async def first_chunk() -> float:

@@ -40,8 +40,9 @@ import json, sys
 import numpy as np
 which, model, ids = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 if which == "vocalize":
-    from vocalize import _native, assets
-    _native.init(str(assets.ort_library()))
+    from vocalize import _native
+    from vocalize.assets import models, paths
+    _native.init(str(paths.ort_library()))
     tiny = _native.load_tiny(model, 1)
     audio = [tiny.render(chunk, 1.0, seed=i) for i, chunk in enumerate(ids)]
 else:
@@ -190,9 +191,9 @@ def cold_rows(runs: int) -> None:
     import shutil
     import tempfile
 
-    from vocalize import assets
+    from vocalize.assets import models
 
-    assets.default_model()  # assembled beforehand: cold start, not first install
+    models.default_model()  # assembled beforehand: cold start, not first install
     beside = Path(sys.executable).with_name("vocalize")
     exe = str(beside) if beside.exists() else shutil.which("vocalize") or "vocalize"
     out = Path(tempfile.mkdtemp()) / "hello.wav"
@@ -228,10 +229,11 @@ def main() -> None:
     import numpy as np
     from hibari import Hibari
 
-    from vocalize import _native, assets
+    from vocalize import _native
+    from vocalize.assets import paths
 
     model = model_path()
-    _native.init(str(assets.ort_library()))
+    _native.init(str(paths.ort_library()))
     g2p = Hibari(model=str(model), threads=1)
     hello = g2p.ids(g2p.phonemize(HELLO)[0])[1:-1]
     sentences = [g2p.ids(p)[1:-1] for p in g2p.phonemize(PARAGRAPH)]

@@ -70,8 +70,13 @@ def test_voices_lists_the_embedded_voices():
     result = CliRunner().invoke(cli, ["voices"])
     assert result.exit_code == 0
     lines = result.output.splitlines()
-    # The five embedded voices, then the official voices not downloaded (tests/test_voices.py).
-    assert len([line for line in lines if "not downloaded" not in line]) == 5
+    # Kokoro's five embedded voices and the tiny model's heart, then the voices not
+    # downloaded (tests/test_voices.py).
+    present = [line.split() for line in lines if "not downloaded" not in line]
+    assert sorted((words[0], words[-2] if words[-1] == "default" else words[-1]) for words in present) == [
+        ("heart", "embedded"), ("jf_alpha", "embedded"), ("jf_gongitsune", "embedded"),
+        ("jf_nezumi", "embedded"), ("jf_tebukuro", "embedded"), ("jm_kumo", "embedded"),
+    ]
     assert any(line.startswith("jm_kumo") and "Japanese" in line and "male" in line and "default" in line for line in lines)
 
 

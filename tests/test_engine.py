@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import vocalize
-from vocalize import assets
+from vocalize.assets import voice_store
 
 
 def test_hello_world_is_speech_of_plausible_length(engine):
@@ -117,7 +117,7 @@ def test_corrupt_model_file(tmp_path):
 
 
 def test_voices_files_in_each_format(tmp_path):
-    voice = assets.load_voices()["jm_kumo"]
+    voice = voice_store.load_voices()["jm_kumo"]
     np.save(tmp_path / "mine.npy", voice.reshape(510, 1, 256))
     voice.astype("<f4").tofile(tmp_path / "raw.bin")
     np.savez(tmp_path / "pack.npz", one=voice, two=voice.reshape(510, 1, 256))

@@ -13,7 +13,7 @@ import pytest
 import vocalize
 from conftest import read_wav, run_cli
 from standins import COMMIT, StandInHub, build_model
-from vocalize import hub, voice_store
+from vocalize.assets import hub, voice_store
 
 pytest.importorskip("huggingface_hub")
 

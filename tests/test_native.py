@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import vocalize
-from vocalize import _native, assets
+from vocalize import _native
+from vocalize.assets import models, voice_store
 
 
 def test_stub_matches_the_module():
@@ -25,7 +26,7 @@ def model(engine):
 
 
 def request(tokens, pause=0.0):
-    style = assets.load_voices()["jm_kumo"][len(tokens) - 1]
+    style = voice_store.load_voices()["jm_kumo"][len(tokens) - 1]
     return (tokens, style, 1.0, pause)
 
 
@@ -90,7 +91,7 @@ def test_pauses_are_appended_as_silence(model):
 
 
 def test_silence_only_chunk(model):
-    audio = model.synthesize([([], assets.load_voices()["jm_kumo"][0], 1.0, 0.25)])
+    audio = model.synthesize([([], voice_store.load_voices()["jm_kumo"][0], 1.0, 0.25)])
     assert len(audio) == 6000 and not audio.any()
 
 
@@ -142,7 +143,7 @@ def test_close_from_another_thread_while_the_reader_waits(model):
     [([1] * 511, "1 to 510"), ([1, 2, 3], None)],
 )
 def test_token_limits(model, tokens, match):
-    style = assets.load_voices()["jm_kumo"][0]
+    style = voice_store.load_voices()["jm_kumo"][0]
     if match:
         with pytest.raises(vocalize.InputError, match=match):
             model.synthesize([(tokens, style, 1.0, 0.0)])
@@ -175,5 +176,5 @@ def test_a_non_kokoro_onnx_model_is_refused(tmp_path):
 def test_python_and_native_agree_on_the_shared_limits():
     """Voice files are read (with numpy, before the native module loads) with the widths
     the native engine takes: one style row per token count, STYLE_DIM values each."""
-    assert (assets.VOICE_ROWS, assets.STYLE_DIM) == (_native.MAX_TOKENS, _native.STYLE_DIM)
+    assert (models.VOICE_ROWS, models.STYLE_DIM) == (_native.MAX_TOKENS, _native.STYLE_DIM)
     assert _native.ENCODER_OUTPUTS[:3] == _native.DECODER_INPUTS[:3]

@@ -114,26 +114,27 @@ def test_two_processes_on_an_empty_cache_both_succeed(tmp_path):
 
 def test_an_unwritable_cache_location_still_loads(tmp_path):
     """When the optimized graph cannot be saved (read-only or full disk), the model loads anyway."""
-    from vocalize import _native, assets
+    from vocalize import _native
+    from vocalize.assets import models, paths
 
-    _native.init(str(assets.ort_library()))
+    _native.init(str(paths.ort_library()))
     blocked = tmp_path / "file-not-folder"
     blocked.write_text("")
-    model = _native.load_model(str(assets.default_model()), 1, optimized=str(blocked / "m.onnx"))
+    model = _native.load_model(str(models.default_model()), 1, optimized=str(blocked / "m.onnx"))
     assert model.schema[0] == "tokens"
     assert list(tmp_path.iterdir()) == [blocked]
 
 
 def test_the_cache_key_follows_model_runtime_and_provider(tmp_path, monkeypatch):
-    from vocalize import assets
+    from vocalize.assets import models, paths
 
     monkeypatch.setenv("VOCALIZE_CACHE", str(tmp_path))
     model = tmp_path / "m.onnx"
     model.write_bytes(b"x" * 10)
-    library = assets.ort_library()
-    first = assets.find_optimized_model_path(model, library)
+    library = paths.ort_library()
+    first = models.find_optimized_model_path(model, library)
     assert first is not None and first.parent == tmp_path / "optimized"
-    assert assets.find_optimized_model_path(model, library) == first
+    assert models.find_optimized_model_path(model, library) == first
     model.write_bytes(b"y" * 11)
-    assert assets.find_optimized_model_path(model, library) != first
-    assert assets.find_optimized_model_path(model, library, "cuda") is None
+    assert models.find_optimized_model_path(model, library) != first
+    assert models.find_optimized_model_path(model, library, "cuda") is None

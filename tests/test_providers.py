@@ -4,9 +4,10 @@ from conftest import read_wav, run_cli
 
 
 def test_runtime_lists_its_providers():
-    from vocalize import _native, assets
+    from vocalize import _native
+    from vocalize.assets import paths
 
-    _native.init(str(assets.ort_library()))
+    _native.init(str(paths.ort_library()))
     available = _native.available_providers()
     assert "CPUExecutionProvider" in available
     assert ("cpu", "CPUExecutionProvider") in _native.known_providers()

@@ -7,7 +7,7 @@ import json
 import pytest
 
 import vocalize
-from vocalize import voice_store
+from vocalize.assets import voice_store
 from vocalize.text import Frontend
 from vocalize.text.render import alphabet_for, to_ipa
 from vocalize.text.vocab import load_vocab

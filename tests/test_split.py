@@ -1,4 +1,4 @@
-"""The model split into encoder and decoder (vocalize/split.py)."""
+"""The model split into encoder and decoder (vocalize/assets/split.py)."""
 
 from pathlib import Path
 
@@ -10,9 +10,9 @@ from conftest import read_wav, run_cli
 
 @pytest.fixture(scope="module")
 def parts():
-    from vocalize import assets, split
+    from vocalize.assets import models, split
 
-    found = split.split_model(assets.default_model())
+    found = split.split_model(models.default_model())
     assert found is not None, "the embedded model should split"
     return found
 
@@ -29,9 +29,9 @@ def test_the_model_splits_into_an_encoder_and_a_decoder(parts):
     assert [d.dim_value for d in phase] == [1, 1, 9]
     # The two halves hold the whole model's weights once, not twice.
     size = sum(p.stat().st_size for p in parts)
-    from vocalize import assets
+    from vocalize.assets import models
 
-    assert abs(size - assets.default_model().stat().st_size) < 2_000_000
+    assert abs(size - models.default_model().stat().st_size) < 2_000_000
 
 
 def test_the_decoder_fuses_activations_and_normalizations(parts):
@@ -59,12 +59,13 @@ def test_the_fused_decoder_sounds_as_the_whole_model(engine):
     """The split model with fused activations against the model run whole, on the same
     chunks: same length, and the same waveform up to the int8 graph's own rounding (a
     wrong activation gives a signal-to-difference ratio near 0 dB)."""
-    from vocalize import _native, assets
+    from vocalize import _native
+    from vocalize.assets import models
     from vocalize.engine import _requests
 
     split_model = engine._model()
     assert split_model.split
-    whole = _native.load_model(str(assets.default_model()), 2, provider="cpu", optimized=None)
+    whole = _native.load_model(str(models.default_model()), 2, provider="cpu", optimized=None)
     assert not whole.split
     style, rate, _, frontend = engine._request("x", None, None, None)
     # Chunks under 2.5 s are decoded whole (longer ones start a little before their speech).
@@ -90,11 +91,12 @@ def test_a_long_chunk_decoded_from_before_its_speech_sounds_as_the_whole_model(e
     """A chunk of 2.5 s or more is decoded from 8 frames before its first word instead of
     from the start of the model's silence: the spectrum stays the whole model's (under 2 dB
     mean log-mel difference; a broken decode is tens of dB off) and the length within 50 ms."""
-    from vocalize import _native, assets
+    from vocalize import _native
+    from vocalize.assets import models
     from vocalize.engine import _requests
 
     split_model = engine._model()
-    whole = _native.load_model(str(assets.default_model()), 2, provider="cpu", optimized=None)
+    whole = _native.load_model(str(models.default_model()), 2, provider="cpu", optimized=None)
     style, rate, _, frontend = engine._request("x", None, None, None)
     text = "Several engineers reviewed the design before lunch."
     requests = _requests(engine._chunks(text, False, frontend), style, rate)
@@ -116,7 +118,7 @@ def test_fusion_leaves_other_graphs_alone():
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    from vocalize import split
+    from vocalize.assets import split
 
     alpha = numpy_helper.from_array(np.ones((1, 4, 1), np.float32), "alpha")
     nodes = [helper.make_node("Mul", ["alpha", "x"], ["ax"]), helper.make_node("Sin", ["ax"], ["y"])]
@@ -149,7 +151,7 @@ def _tiny_model(path: Path) -> None:
 
 
 def test_a_model_of_another_layout_is_used_whole(tmp_path, monkeypatch):
-    from vocalize import split
+    from vocalize.assets import split
 
     monkeypatch.setenv("VOCALIZE_CACHE", str(tmp_path / "cache"))
     model = tmp_path / "other.onnx"
@@ -165,9 +167,9 @@ def test_a_model_of_another_layout_is_used_whole(tmp_path, monkeypatch):
 
 
 def test_an_unwritable_cache_runs_the_model_whole(tmp_path, monkeypatch):
-    from vocalize import assets, split
+    from vocalize.assets import models, split
 
-    model = assets.default_model()
+    model = models.default_model()
     blocked = tmp_path / "file-not-folder"
     blocked.write_text("")
     monkeypatch.setenv("VOCALIZE_CACHE", str(blocked / "cache"))
@@ -208,12 +210,13 @@ def test_two_split_models_load_at_once_in_a_new_process(parts):
 
     code = f"""
 import threading
-from vocalize import _native, assets
-_native.init(str(assets.ort_library()))
+from vocalize import _native
+from vocalize.assets import models, paths
+_native.init(str(paths.ort_library()))
 errors = []
 def load():
     try:
-        model = _native.load_model(str(assets.default_model()), 1, provider="cpu", optimized=None, split=({str(parts[0])!r}, {str(parts[1])!r}))
+        model = _native.load_model(str(models.default_model()), 1, provider="cpu", optimized=None, split=({str(parts[0])!r}, {str(parts[1])!r}))
         assert model.split
     except Exception as e:
         errors.append(e)

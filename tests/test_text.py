@@ -12,7 +12,8 @@ import pytest
 
 from vocalize.errors import AssetError, InputError
 from vocalize.text import Chunk, Frontend
-from vocalize.text.g2p import MERGE_TARGET, SENTENCE_MAX, get_g2p
+from vocalize.text.frontend import MERGE_TARGET, SENTENCE_MAX
+from vocalize.text.g2p import get_g2p
 from vocalize.text.normalize import normalize
 from vocalize.text.segment import PAUSES, Word, join_phonemes, pack_words, split_long_text, split_sentences
 from vocalize.text.vocab import Vocab, load_vocab

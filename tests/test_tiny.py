@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vocalize import _native, assets
+from vocalize import _native
+from vocalize.assets import paths
 from vocalize.errors import InputError, ModelError
 
 SENTENCES = [
@@ -28,7 +29,7 @@ def hibari_model_path() -> Path:
 
 @pytest.fixture(scope="module")
 def tiny():
-    _native.init(str(assets.ort_library()))
+    _native.init(str(paths.ort_library()))
     return _native.load_tiny(str(hibari_model_path()), threads=1)
 
 
@@ -154,7 +155,7 @@ def test_bad_requests_are_one_input_error(tiny, ids, speed, message):
 
 
 def test_a_truncated_model_file_is_a_model_error(tmp_path):
-    _native.init(str(assets.ort_library()))
+    _native.init(str(paths.ort_library()))
     truncated = tmp_path / "hibari.onnx"
     truncated.write_bytes(hibari_model_path().read_bytes()[: 3_000_000])
     with pytest.raises(ModelError, match=str(truncated)):
@@ -162,7 +163,7 @@ def test_a_truncated_model_file_is_a_model_error(tmp_path):
 
 
 def test_a_corrupt_or_missing_model_file_is_a_model_error(tmp_path):
-    _native.init(str(assets.ort_library()))
+    _native.init(str(paths.ort_library()))
     garbage = tmp_path / "garbage.onnx"
     garbage.write_bytes(b"\x08\x07" + bytes(range(256)) * 100)
     with pytest.raises(ModelError, match="garbage.onnx"):
@@ -173,7 +174,7 @@ def test_a_corrupt_or_missing_model_file_is_a_model_error(tmp_path):
 
 def test_another_onnx_model_is_not_taken_for_the_tiny_one():
     # hibari's own spelling-to-sound network: a valid ONNX file with other inputs.
-    _native.init(str(assets.ort_library()))
+    _native.init(str(paths.ort_library()))
     other = hibari_model_path().with_name("oov.onnx")
     with pytest.raises(ModelError, match="not a tiny model"):
         _native.load_tiny(str(other))

@@ -23,7 +23,8 @@ import pytest
 import vocalize
 from conftest import read_wav, run_cli
 from standins import COMMIT, StandInHub
-from vocalize import hub, tiny, voice_store
+from vocalize import tiny
+from vocalize.assets import hub, voice_store
 from vocalize.tiny import TinyEngine
 
 TEXT = "The tiny model speaks this sentence. Then it speaks a second one, quickly."

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 import vocalize
 from conftest import read_wav, run_cli
 from standins import build_model
-from vocalize import assets, hub, voice_store
+from vocalize.assets import hub, models, paths, voice_store
 from vocalize.cli import cli
 
 
@@ -35,7 +35,7 @@ def standin_model(tmp_path_factory):
 
 
 def embedded(name):
-    return assets.load_voices()[name]
+    return voice_store.load_voices()[name]
 
 
 def kumo_alpha(a=0.7, b=0.3):
@@ -70,7 +70,7 @@ def test_language_and_gender_from_the_name(name, language, gender):
 def test_official_list_is_complete_and_well_formed():
     assert len(hub.OFFICIAL_VOICES) == len(set(hub.OFFICIAL_VOICES)) == 54
     assert all(voice_store.describe(n) != ("unknown", "unknown") for n in hub.OFFICIAL_VOICES)
-    assert set(assets.load_voices()) <= set(hub.OFFICIAL_VOICES)
+    assert set(voice_store.load_voices()) <= set(hub.OFFICIAL_VOICES)
 
 
 @pytest.mark.parametrize(
@@ -237,8 +237,8 @@ def test_resolved_voices_are_cached_and_a_replaced_file_is_reread(folder, monkey
     np.save(path, embedded("jm_kumo"))
     os.utime(folder, ns=(time.time_ns() - 10**10,) * 2)  # a folder changed a while ago
     reads = []
-    real = assets._read_voices
-    monkeypatch.setattr(assets, "_read_voices", lambda p: reads.append(p) or real(p))
+    real = voice_store._read_voices
+    monkeypatch.setattr(voice_store, "_read_voices", lambda p: reads.append(p) or real(p))
     first = voice_store.resolve("mine:0.5+jf_alpha:0.5")
     for _ in range(20):
         assert voice_store.resolve("mine:0.5+jf_alpha:0.5") is first
@@ -398,7 +398,7 @@ def test_voices_json(folder):
         "language": "Japanese",
         "gender": "male",
         "source": "embedded",
-        "path": str(assets.default_voices_path()),
+        "path": str(voice_store.default_voices_path()),
         "available": True,
         "downloaded": False,
         "default": True,
@@ -484,7 +484,7 @@ def test_info_reports_versions_models_voices_and_folders(folder, monkeypatch):
     assert info["vocalize"] == vocalize.__version__
     assert "libonnxruntime" in info["onnxruntime library"]
     assert info["onnxruntime build"].startswith("ORT Build Info")
-    assert info["model"].startswith(str(assets.cache_dir() / assets.MODEL_FILE))
+    assert info["model"].startswith(str(paths.cache_dir() / models.MODEL_FILE))
     assert info["downloaded models"] == {}
     assert info["voices"] == {"embedded": 5, "user": 1, "downloaded": 0, "not downloaded": 49}
     assert info["voice folder"] == str(folder)

@@ -45,7 +45,7 @@ def server_url() -> str | None:
 
 def usable_voice(voice: str | None) -> bool:
     """Whether the server takes ``voice`` (a name or a blend of names, never a path)."""
-    from .voice_store import VOICE_SPEC
+    from .assets.voice_store import VOICE_SPEC
 
     return voice is None or bool(VOICE_SPEC.fullmatch(voice.strip()))
 

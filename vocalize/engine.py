@@ -11,12 +11,11 @@ import dataclasses
 import functools
 import logging
 import os
-import re
 import threading
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from . import assets, hub, split, timing, voice_store
+from . import timing
+from .assets import hub, models, paths, split, voice_store
 from .errors import InputError, ModelError
 from .timestamps import Timed, check_form, check_model, chunk_words, select
 
@@ -67,8 +66,8 @@ def _stop_streams_at_exit() -> None:
 
 def voices(voices: str | os.PathLike[str] | None = None) -> list[str]:
     """Names of the voices in ``voices`` (a file), or of every voice usable now: the user
-    voice folder's, the embedded ones and those downloaded (see :mod:`vocalize.voice_store`)."""
-    return sorted(assets.load_voices(voices)) if voices is not None else voice_store.names()
+    voice folder's, the embedded ones and those downloaded (see :mod:`vocalize.assets.voice_store`)."""
+    return sorted(voice_store.load_voices(voices)) if voices is not None else voice_store.names()
 
 
 def _frontend(lang: str, g2p: str = "hibari", alphabet: str = "misaki") -> "Frontend":
@@ -175,7 +174,7 @@ class Engine:
         self._preloaded = self._model_in_background() if preload else None
         self.lang = _frontend(lang, g2p).lang
         self.voice_lang = voice_store.language_letter(voice_lang) if voice_lang is not None else None
-        self.voice = self._check_voice(voice or assets.DEFAULT_VOICE)
+        self.voice = self._check_voice(voice or models.DEFAULT_VOICE)
 
     @property
     def voices(self) -> list[str]:
@@ -195,13 +194,13 @@ class Engine:
     def _load_model(self):
         from . import _native
 
-        library = assets.ort_library()
+        library = paths.ort_library()
         _native.init(str(library))
         _stop_streams_at_exit()
         if self.provider != "cpu":
             self.provider = _available_or_cpu(self.provider)
-        path = self._model_path or assets.default_model()
-        optimized = None if os.environ.get("VOCALIZE_NO_OPTIMIZED_CACHE") else assets.optimized_model_path(path, library, self.provider)
+        path = self._model_path or models.default_model()
+        optimized = None if os.environ.get("VOCALIZE_NO_OPTIMIZED_CACHE") else models.optimized_model_path(path, library, self.provider)
         load = functools.partial(
             _native.load_model,
             str(path),
@@ -381,6 +380,8 @@ class Engine:
     def _plan(self, content: str, phonemes: bool, frontend: "Frontend") -> tuple[list["Chunk"], str]:
         """The first chunks of a request (the first one short) and the text left for later.
         :meth:`synthesize` and :meth:`stream` cut the same way, so they give the same audio."""
+        from .text.frontend import split_head
+
         head, tail, gap = (content, "", 0.0) if phonemes else split_head(content)
         first = self._chunks(head, phonemes, frontend, first_chunk_max=None if phonemes else FIRST_CHUNK_TOKENS)
         if tail:
@@ -634,29 +635,6 @@ class AsyncStream:
 # Ids in the first chunk of a stream: short, so the first audio comes quickly; the frontend
 # cuts it only at a clause break (see segment.pack_words), so it is often the whole sentence.
 FIRST_CHUNK_TOKENS = 60
-# Characters of text the frontend reads before the first chunk starts synthesizing.
-HEAD_CHARS = 400
-
-_PARAGRAPH = re.compile(r"\n\s*\n")
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
-
-
-def split_head(text: str) -> tuple[str, str, float]:
-    """The start of ``text`` for the first chunks, the rest, and the pause between them.
-
-    Cuts at the first paragraph break, else at a sentence end, within :data:`HEAD_CHARS`;
-    short text is not cut."""
-    if len(text) <= HEAD_CHARS:
-        return text, "", 0.0
-    paragraph = _PARAGRAPH.search(text, 1, HEAD_CHARS)
-    if paragraph:
-        return text[: paragraph.start()], text[paragraph.end() :], 0.6
-    ends = [m for m in _SENTENCE.finditer(text, 1, HEAD_CHARS)]
-    if ends and "[" not in text[: ends[-1].start()] and "<" not in text[: ends[-1].start()]:
-        return text[: ends[-1].start()], text[ends[-1].end() :], 0.3
-    return text, "", 0.0
-
-
 def _requests(chunks: list["Chunk"], style: "np.ndarray | None", rate: float) -> list[tuple[Any, ...]]:
     return [(list(c.token_ids), _style_row(style, len(c.token_ids)), rate, c.pause_after) for c in chunks]
 

@@ -25,7 +25,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from . import assets, hub, voice_store
+from .assets import hub, models, paths, voice_store
 from .engine import Engine, _check_speed, _frontend, _stop_streams_at_exit
 from .errors import AssetError, InputError, ModelError, VoiceError
 
@@ -217,13 +217,13 @@ class TinyEngine(Engine):
     def _load_model(self) -> _Native:
         from . import _native
 
-        library = assets.ort_library()
+        library = paths.ort_library()
         _native.init(str(library))
         _stop_streams_at_exit()
         voice = resolve(self.voice)
         path = voice_file(voice)
         assert path is not None  # resolve() checked it
-        optimized = None if os.environ.get("VOCALIZE_NO_OPTIMIZED_CACHE") else assets.optimized_model_path(path, library, "cpu")
+        optimized = None if os.environ.get("VOCALIZE_NO_OPTIMIZED_CACHE") else models.optimized_model_path(path, library, "cpu")
         try:
             model = _native.load_tiny(str(path), self.threads, optimized=str(optimized) if optimized else None)
         except ModelError as e:

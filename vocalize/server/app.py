@@ -26,7 +26,8 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response, Streami
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .. import __version__, assets
+from .. import __version__
+from ..assets.models import DEFAULT_VOICE, default_model
 from ..engine import MAX_SPEED, MIN_SPEED
 from ..errors import InputError, VocalizeError, VoiceError
 from .. import encoders
@@ -50,7 +51,7 @@ OPENAI_VOICES = (
     "alloy", "ash", "ballad", "cedar", "coral", "echo", "fable", "marin", "nova", "onyx", "sage", "shimmer", "verse",
 )
 # A voice in a request: a name, or a blend of names with weights; never a path.
-from ..voice_store import VOICE_NAME, VOICE_SPEC, blend_grammar  # noqa: E402
+from ..assets.voice_store import VOICE_NAME, VOICE_SPEC, blend_grammar  # noqa: E402
 
 
 @dataclasses.dataclass
@@ -93,7 +94,7 @@ class SpeechRequest(BaseModel):
     )
     input: str = Field(description="The text to speak.")
     voice: Union[str, dict[str, str]] = Field(
-        assets.DEFAULT_VOICE,
+        DEFAULT_VOICE,
         description="A voice from GET /v1/audio/voices, a blend such as `jm_kumo:0.7+jf_alpha:0.3`, or an OpenAI "
         "voice name (alloy, echo, …), which speaks with the default voice. `{\"id\": name}` is accepted too.",
     )
@@ -216,7 +217,7 @@ class _State:
                 self.engine = self.engine_for(self.settings.model)
             self.engine.warm_up()
             self.engine.synthesize("Ready.")
-            self.model_path = str(self.engine._model().path) if self.settings.model == TINY_MODEL_ID else str(assets.default_model())
+            self.model_path = str(self.engine._model().path) if self.settings.model == TINY_MODEL_ID else str(default_model())
             self.ready.set()
             log.info("vocalize: ready (model %s, %d threads)", self.model_path, self.engine.threads)
         except BaseException as e:  # reported by /health and by the serve command
@@ -231,7 +232,7 @@ class _State:
             return tiny.available()
         engine = self.engines.get(MODEL_ID) or self.engine
         if engine is None or type(engine).__name__ == "TinyEngine":
-            from .. import voice_store
+            from ..assets import voice_store
 
             return voice_store.names()
         return list(engine.voices)
@@ -337,8 +338,8 @@ def create_app(settings: ServerSettings | None = None, engine: "Engine | None" =
 
         return {
             "voices": state.voices(),
-            "default": assets.DEFAULT_VOICE,
-            "openai_aliases": {name: assets.DEFAULT_VOICE for name in OPENAI_VOICES},
+            "default": DEFAULT_VOICE,
+            "openai_aliases": {name: DEFAULT_VOICE for name in OPENAI_VOICES},
             "tiny": {"voices": state.voices(TINY_MODEL_ID), "default": tiny.DEFAULT_VOICE},
         }
 
@@ -350,7 +351,7 @@ def create_app(settings: ServerSettings | None = None, engine: "Engine | None" =
             "version": __version__,
             "model": {"id": settings.model, "path": state.model_path},
             "voices": state.voices() if state.ready.is_set() else [],
-            "default_voice": assets.DEFAULT_VOICE,
+            "default_voice": DEFAULT_VOICE,
             "threads": engine.threads if engine is not None else None,
             "workers": settings.workers,
             "queue_limit": settings.queue,
@@ -491,7 +492,7 @@ def _voice(state: _State, voice: Union[str, dict[str, str]], model: str = MODEL_
             raise _bad(state, str(e), "voice") from None
     valid = state.voices()
     if voice.lower() in OPENAI_VOICES:
-        return assets.DEFAULT_VOICE
+        return DEFAULT_VOICE
     if not VOICE_SPEC.fullmatch(voice):
         raise _bad(
             state,

@@ -7,7 +7,7 @@
 Importing this package is cheap; the G2P (hibari) loads when a Frontend first phonemizes.
 """
 
-from .g2p import Frontend
+from .frontend import Frontend
 from .segment import Chunk
 
 __all__ = ["Frontend", "Chunk"]

@@ -14,6 +14,10 @@ import re
 # Longest pause one marker may ask for; longer requests are held to this.
 MAX_PAUSE = 30.0
 
+# Characters that open markup (a pause, or an inline pronunciation): text is not cut where
+# it could fall inside one.
+MARKUP_OPENERS = ("[", "<")
+
 # SSML break strengths, in seconds.
 STRENGTHS = {"none": 0.0, "x-weak": 0.1, "weak": 0.2, "medium": 0.4, "strong": 0.7, "x-strong": 1.0}
 

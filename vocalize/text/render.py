@@ -45,7 +45,7 @@ _TOKEN = re.compile(r"\S+")
 def alphabet_for(language: str | None) -> str:
     """The alphabet English phonemes are written in for voices of ``language`` (a Kokoro
     voice-name letter: ``a``, ``b``, ``j``, ...). Unknown languages get the English voices'."""
-    from ..voice_store import LANGUAGES
+    from ..assets.voice_store import LANGUAGES
 
     if language in LANGUAGES and language not in _MISAKI_LANGUAGES:
         return "ipa"

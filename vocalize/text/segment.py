@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Iterator
 
 from .normalize import PARAGRAPH_BREAK
 
@@ -97,17 +98,23 @@ def split_sentences(paragraph: str) -> list[str]:
     """Sentences of one paragraph, not split after titles, "e.g.", initials, or before lowercase."""
     sentences = []
     start = 0
-    for m in _SENTENCE_END.finditer(paragraph):
-        if _continues(paragraph, m):
-            continue
-        sentence = paragraph[start : m.start(3)].strip()
+    for _, following in sentence_ends(paragraph):
+        sentence = paragraph[start:following].strip()
         if sentence:
             sentences.append(sentence)
-        start = m.start(3)
+        start = following
     rest = paragraph[start:].strip()
     if rest:
         sentences.append(rest)
     return sentences
+
+
+def sentence_ends(text: str, stop: int | None = None) -> Iterator[tuple[int, int]]:
+    """Where the sentences of ``text`` end (within its first ``stop`` characters), as
+    :func:`split_sentences` cuts: ``(end of the sentence, start of the next)``."""
+    for m in _SENTENCE_END.finditer(text, 0, len(text) if stop is None else stop):
+        if not _continues(text, m):
+            yield m.end(2), m.start(3)
 
 
 def _continues(text: str, m: re.Match[str]) -> bool:

@@ -46,7 +46,7 @@ class Vocab:
 def load_vocab(path: str | os.PathLike[str] | None = None) -> Vocab:
     """The vocabulary at ``path`` (default: the model's, from :mod:`vocalize.assets`), loaded once."""
     if path is None:
-        from ..assets import vocab_path
+        from ..assets.paths import vocab_path
 
         path = vocab_path()
     resolved = Path(path).expanduser().resolve()

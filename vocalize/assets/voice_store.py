@@ -34,8 +34,11 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-from . import assets, hub
-from .errors import AssetError, InputError, OutputError, VoiceError
+from . import hub
+from ..errors import AssetError, InputError, OutputError, VoiceError
+from ..output import replace_atomically
+from .models import DEFAULT_VOICE, STYLE_DIM, VOICE_ROWS
+from .paths import data_dir, user_data_dir
 
 if TYPE_CHECKING:
     import numpy as np
@@ -100,7 +103,7 @@ def voices_dir() -> Path:
     explicit = os.environ.get("VOCALIZE_VOICES_DIR")
     if explicit:
         return Path(explicit).expanduser()
-    return assets.user_data_dir() / "voices"
+    return user_data_dir() / "voices"
 
 
 def is_path(ref: str) -> bool:
@@ -221,7 +224,7 @@ def _lookup(
         if not allow_paths:
             raise VoiceError(f"a voice file cannot be used here, only voice names: {ref!r}")
         path = Path(ref).expanduser()
-        found = assets.load_voices(path)
+        found = load_voices(path)
         deps.append(path)
         if len(found) != 1:
             shown = ", ".join(sorted(found)[:6]) + (", …" if len(found) > 6 else "")
@@ -233,7 +236,7 @@ def _lookup(
             ".npy, .bin or .npz voice file"
         )
     if voices_file is not None:
-        found = assets.load_voices(voices_file)
+        found = load_voices(voices_file)
         deps.append(Path(voices_file).expanduser())
         if ref in found:
             return found[ref]
@@ -242,17 +245,17 @@ def _lookup(
     user = _user_index().get(ref)
     if user is not None:
         deps.append(user)
-        found = assets.load_voices(user)
+        found = load_voices(user)
         if ref in found:
             return found[ref]
-    embedded = assets.load_voices()
+    embedded = load_voices()
     if ref in embedded:
-        deps.append(assets.default_voices_path())
+        deps.append(default_voices_path())
         return embedded[ref]
     downloaded = hub.voice_file(ref)
     if downloaded is not None:
         deps.append(downloaded)
-        return next(iter(assets.load_voices(downloaded).values()))
+        return next(iter(load_voices(downloaded).values()))
     raise _unknown(ref, voices_file, spec)
 
 
@@ -260,7 +263,7 @@ def _unknown(name: str, voices_file: str | os.PathLike[str] | None, spec: str) -
     where = f" in the voice blend {spec!r}" if spec.strip() != name else ""
     if name in hub.OFFICIAL_VOICES:
         return VoiceError(f"voice {name!r}{where} is not downloaded: run `vocalize download voices {name}`")
-    from . import tiny
+    from .. import tiny
 
     if tiny.is_tiny_voice(name):
         return VoiceError(
@@ -366,17 +369,17 @@ def catalog(voices_file: str | os.PathLike[str] | None = None) -> list[VoiceInfo
         path = os.fspath(Path(voices_file).expanduser())
         return [
             VoiceInfo(name, *describe(name), "file", path, True, name in downloaded)
-            for name in sorted(assets.load_voices(voices_file))
+            for name in sorted(load_voices(voices_file))
         ]
     found: dict[str, tuple[str, str]] = {}
     for name, file in _user_index().items():
         found.setdefault(name, ("user", os.fspath(file)))
-    for name in assets.load_voices():
-        found.setdefault(name, ("embedded", os.fspath(assets.default_voices_path())))
+    for name in load_voices():
+        found.setdefault(name, ("embedded", os.fspath(default_voices_path())))
     for name, file in downloaded.items():
         found.setdefault(name, ("downloaded", os.fspath(file)))
     ready = [
-        VoiceInfo(name, *describe(name), source, file, True, name in downloaded, name == assets.DEFAULT_VOICE)
+        VoiceInfo(name, *describe(name), source, file, True, name in downloaded, name == DEFAULT_VOICE)
         for name, (source, file) in sorted(found.items())
     ]
     missing = [
@@ -390,7 +393,7 @@ def catalog(voices_file: str | os.PathLike[str] | None = None) -> list[VoiceInfo
 
 def _tiny_catalog() -> tuple[list[VoiceInfo], list[VoiceInfo]]:
     """The tiny model's voices (see :mod:`vocalize.tiny`): usable now, and not downloaded."""
-    from . import tiny
+    from .. import tiny
 
     try:
         registry = tiny.voices()
@@ -413,7 +416,7 @@ def names(voices_file: str | os.PathLike[str] | None = None) -> list[str]:
     embedded and the downloaded (the tiny model's are :func:`vocalize.tiny.available`)."""
     usable = {info.name for info in catalog() if info.available and info.tier == "kokoro"}
     if voices_file is not None:
-        usable.update(assets.load_voices(voices_file))
+        usable.update(load_voices(voices_file))
     return sorted(usable)
 
 
@@ -433,12 +436,12 @@ def save(spec: str, target: str | os.PathLike[str], voices_file: str | os.PathLi
     table = resolve(spec, voices_file)
     if suffix == ".npy":
         buffer = io.BytesIO()
-        np.save(buffer, table.reshape(assets.VOICE_ROWS, 1, assets.STYLE_DIM).astype(np.float32))
+        np.save(buffer, table.reshape(VOICE_ROWS, 1, STYLE_DIM).astype(np.float32))
         data = buffer.getvalue()
     else:
         data = table.astype("<f4").tobytes()
     try:
-        assets.write_atomic_bytes(path, data)
+        replace_atomically(path, data)
     except OSError as e:
         raise OutputError(f"cannot write the voice to {path}: {e.strerror or e}") from None
     return path
@@ -448,7 +451,7 @@ def save_named(spec: str, name: str, voices_file: str | os.PathLike[str] | None 
     """Saves the voice ``spec`` as ``name`` in the user voice folder, usable as ``--voice NAME``."""
     if not VOICE_NAME.fullmatch(name):
         raise VoiceError(f"a voice name is letters, digits, '_' and '-', up to 64 characters: {name!r}")
-    if name in hub.OFFICIAL_VOICES or name in assets.load_voices():
+    if name in hub.OFFICIAL_VOICES or name in load_voices():
         raise VoiceError(f"{name!r} is the name of an official voice; choose another name")
     folder = voices_dir()
     target = folder / f"{name}.npy"
@@ -520,3 +523,87 @@ def _sidecar_language(path: Path) -> str | None:
         return language_letter(lang) if isinstance(lang, str) else None
     except InputError:
         return None
+
+
+# Voice files as read: path -> (the file's (mtime, size, inode) when read, its voices).
+_files_lock = threading.Lock()
+_voice_cache: dict[Path, tuple[tuple[int, int, int], dict[str, "np.ndarray"]]] = {}
+
+
+def default_voices_path() -> Path:
+    return data_dir() / "voices_ja.npz"
+
+
+def load_voices(path: str | os.PathLike[str] | None = None) -> dict[str, "np.ndarray"]:
+    """Voices in a file, as ``{name: float32 array of shape (510, 256)}``.
+
+    Accepts an ``.npz`` of several voices (like kokoro-onnx's ``voices-v1.0.bin``), a single
+    ``.npy``, or a raw little-endian float32 ``.bin`` of 510×256 values; single-voice files are
+    named after the file. Read once per file, and again only when the file changes (a
+    ``stat`` per call), so a long-running process sees a voice file that was replaced.
+    """
+    # Absolute, but symlinks kept: a voice in the Hugging Face cache is a link named after the
+    # voice to a blob named after its hash, and a single-voice file is named after its path.
+    path = Path(os.path.abspath(Path(path).expanduser())) if path is not None else default_voices_path()
+    try:
+        st = path.stat()
+        stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+    except OSError:
+        stamp = None
+    with _files_lock:
+        cached = _voice_cache.get(path)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    voices = _read_voices(path)
+    if stamp is not None:
+        with _files_lock:
+            _voice_cache[path] = (stamp, voices)
+    return voices
+
+
+def _read_voices(path: Path) -> dict[str, "np.ndarray"]:
+    import numpy as np
+
+    if not path.is_file():
+        raise AssetError(f"voices file not found: {path}")
+    try:
+        if zipfile.is_zipfile(path):
+            with np.load(path) as npz:
+                raw = {name: npz[name] for name in npz.files}
+        elif _head(path, 6) == b"\x93NUMPY":
+            raw = {path.stem: np.load(path)}
+        else:
+            data = np.fromfile(path, dtype="<f4")
+            if data.size != VOICE_ROWS * STYLE_DIM:
+                raise AssetError(
+                    f"{path}: a raw voice file holds {VOICE_ROWS}×{STYLE_DIM} float32 values "
+                    f"({VOICE_ROWS * STYLE_DIM * 4} bytes), this one has {path.stat().st_size} bytes "
+                    "(truncated, or not a voice)"
+                )
+            raw = {path.stem: data}
+    except AssetError:
+        raise
+    except Exception as e:  # numpy raises many kinds for a damaged file
+        raise AssetError(f"cannot read voices from {path}: {e}") from None
+    if not raw:
+        raise AssetError(f"{path} holds no voices")
+    return {name: _voice_array(path, name, array) for name, array in raw.items()}
+
+
+def _head(path: Path, size: int) -> bytes:
+    with open(path, "rb") as f:
+        return f.read(size)
+
+
+def _voice_array(path: Path, name: str, array: "np.ndarray") -> "np.ndarray":
+    import numpy as np
+
+    if array.dtype.kind != "f" or array.size != VOICE_ROWS * STYLE_DIM:
+        raise AssetError(
+            f"{path}: voice {name!r} has shape {array.shape} and dtype {array.dtype}; "
+            f"expected float32 of shape ({VOICE_ROWS}, 1, {STYLE_DIM}) or ({VOICE_ROWS}, {STYLE_DIM})"
+        )
+    voice = np.ascontiguousarray(array.reshape(VOICE_ROWS, STYLE_DIM), dtype=np.float32)
+    if not np.isfinite(voice).all():
+        raise AssetError(f"{path}: voice {name!r} contains NaN or infinite values")
+    return voice

@@ -36,7 +36,7 @@ def voices_command(ctx: click.Context, voices_file: str | None, as_json: bool) -
     """
     if ctx.invoked_subcommand is not None:
         return
-    from . import voice_store
+    from ..assets import voice_store
 
     infos = voice_store.catalog(voices_file)
     if as_json:
@@ -67,7 +67,7 @@ def blend_command(spec: str, output: str | None, name: str | None, voices_file: 
     """
     if (output is None) == (name is None):
         raise click.UsageError("say where the voice goes: -o FILE (.npy or .bin) or --name NAME")
-    from . import voice_store
+    from ..assets import voice_store
 
     if output is not None:
         path = voice_store.save(spec, output, voices_file)
@@ -100,7 +100,7 @@ def download_voices_command(names: tuple[str, ...], all_voices: bool) -> None:
     a 510×256 float32 table before it is used. The tiny model's voices (emma, fable,
     fenrir, kore: 7.9 MB each, from maureesewilliams/hibari) are checked against hibari's
     registry (size and sha256)."""
-    from . import hub
+    from ..assets import hub
 
     if all_voices and names:
         raise click.UsageError("give voice names or --all, not both")
@@ -117,7 +117,7 @@ def download_model_command(variant: str) -> None:
     """Download a model: fp32 (onnx/model.onnx), fp16 (onnx/model_fp16.onnx) or int8
     (onnx/model_quantized.onnx). Use it with --model VARIANT; until the int8 one is
     downloaded, --model int8 is the embedded int8 model."""
-    from . import hub
+    from ..assets import hub
 
     path = hub.download_model(variant)
     click.echo(f"{variant}: {path}")
@@ -143,13 +143,14 @@ def info_command(as_json: bool) -> None:
 
 
 def collect_info() -> dict[str, object]:
-    from . import __version__, _native, assets, hub, voice_store
-    from .engine import default_threads
-    from .errors import VocalizeError
+    from .. import __version__, _native
+    from ..assets import hub, models, paths, voice_store
+    from ..engine import default_threads
+    from ..errors import VocalizeError
 
     report: dict[str, object] = {"vocalize": __version__, "python": sys.version.split()[0]}
     try:
-        library = assets.ort_library()
+        library = paths.ort_library()
         report["onnxruntime library"] = str(library)
     except VocalizeError as e:
         library = None
@@ -161,7 +162,7 @@ def collect_info() -> dict[str, object]:
             report[key] = function()
         except Exception as e:  # a broken library must not hide the rest of the report
             report[key] = f"unavailable: {e}"
-    default = assets.cache_dir() / assets.MODEL_FILE
+    default = paths.cache_dir() / models.MODEL_FILE
     report["model"] = f"{default} (embedded int8{'' if default.is_file() else ', assembled on first use'})"
     downloaded = hub.downloaded_models()
     report["downloaded models"] = {variant: str(path) for variant, path in downloaded.items()}
@@ -179,7 +180,7 @@ def collect_info() -> dict[str, object]:
         "not downloaded": counts.get("hub", 0),
     }
     try:
-        from . import tiny
+        from .. import tiny
 
         report["tiny model"] = f"{tiny.hibari_assets() / tiny.voices()[tiny.DEFAULT_VOICE].file} (hibari, --model tiny)"
     except VocalizeError as e:
@@ -189,7 +190,7 @@ def collect_info() -> dict[str, object]:
         report["threads (default)"] = default_threads()
     except VocalizeError as e:
         report["threads (default)"] = str(e)
-    report["cache folder"] = str(assets.cache_dir())
+    report["cache folder"] = str(paths.cache_dir())
     report["voice folder"] = str(voice_store.voices_dir())
     report["hugging face cache"] = str(hub.hub_cache())
     report["hugging face endpoint"] = hub.endpoint() + (" (offline: HF_HUB_OFFLINE)" if hub.offline() else "")

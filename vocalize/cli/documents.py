@@ -21,8 +21,8 @@ def is_folder(output: str) -> bool:
 
 def chapters_of(path: str, encoding: str | None, spec: str | None) -> tuple[list, int]:
     """The chapters of the document at ``path`` (those ``--chapters`` picks) and how many it has."""
-    from .documents import parse_chapters, read_document
-    from .errors import InputError
+    from ..documents import parse_chapters, read_document
+    from ..errors import InputError
 
     chapters = read_document(path, encoding)
     if spec is None:
@@ -46,7 +46,7 @@ def listing(chapters: list) -> str:
 
 def joined(chapters: list) -> str:
     """The chapters' text as one, with a pause between chapters."""
-    from .errors import InputError
+    from ..errors import InputError
 
     texts = [c.text for c in chapters if not c.skipped]
     if not texts:
@@ -57,7 +57,7 @@ def joined(chapters: list) -> str:
 def speak_book(engine: Any, chapters: list, count: int, folder: str, fmt: str, force: bool, settings: dict, title: str) -> None:
     """Speaks ``chapters`` into ``folder`` with a progress line on a terminal, then prints a
     summary on standard error."""
-    from .audiobook import make_audiobook
+    from ..audiobook import make_audiobook
 
     progress = _ProgressLine() if sys.stderr.isatty() else None
     try:

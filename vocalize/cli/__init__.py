@@ -11,8 +11,8 @@ import sys
 
 import click
 
-from .encoders import FORMATS
-from .errors import VocalizeError
+from ..encoders import FORMATS
+from ..errors import VocalizeError
 
 SPEED_RANGE = click.FloatRange(0.5, 2.0)
 VOICE_LANG_HELP = (
@@ -42,7 +42,7 @@ def read_text(text: str | None, encoding: str | None = None) -> str:
         return text
     if sys.stdin is None or sys.stdin.isatty():
         raise click.UsageError("no text given: pass TEXT or pipe text on standard input")
-    from .textinput import read_stdin
+    from ..textinput import read_stdin
 
     return read_stdin(encoding=encoding).text
 
@@ -118,7 +118,7 @@ def speak(
       vocalize speak book.epub --list
       vocalize speak book.epub -o book/ --chapters 3-5
     """
-    from . import timing
+    from .. import timing
 
     path = text if text not in (None, "-") and not literal and os.path.isfile(text) else None
     if path is None and (list_only or chapter_spec or force):
@@ -127,7 +127,7 @@ def speak(
         raise click.UsageError("say where the audio goes: -o FILE, --play, or both")
     fmt = output_format(output, fmt)
     if captions_path is not None:
-        from . import captions
+        from .. import captions
 
         if output is not None and output != "-" and (output.endswith(("/", os.sep)) or os.path.isdir(output)):
             raise click.UsageError("--captions goes with one audio file (-o FILE, -o - or --play), not a folder")
@@ -139,7 +139,7 @@ def speak(
             raise click.BadParameter(str(e), param_hint="--captions") from None
         captions.check_writable(captions_path)
     if path is not None:
-        from . import document_commands as documents
+        from . import documents
 
         if as_phonemes:
             raise click.UsageError("--phonemes takes phonemes as TEXT or on standard input, not a document FILE")
@@ -148,7 +148,7 @@ def speak(
             click.echo(documents.listing(chapters))
             return
         if output is not None and output != "-" and documents.is_folder(output):
-            from .engine import Engine
+            from ..engine import Engine
 
             engine = Engine(
                 voice=voice, speed=speed, model=model, voices=voices_file, lang=lang, threads=threads, g2p=g2p,
@@ -168,7 +168,7 @@ def speak(
         startup = timing.process_age()
         if startup is not None:
             timing.add(timing.Span("startup (interpreter, imports)", startup))
-            from . import _native
+            from .. import _native
 
             _native.enable_tracing()
     content = read_text(text, encoding)
@@ -177,12 +177,12 @@ def speak(
     served_model = "tiny" if tiny else "kokoro" if model is None or model.strip().lower() == "kokoro" else None
     local_only = (play, verbose, served_model is None, voices_file, as_phonemes, voice_lang, threads, provider, lang != "en-us", g2p != "hibari", captions_path)
     if output is not None and not no_server and not any(local_only):
-        from . import client
+        from .. import client
 
         if client.try_speak(content, output, fmt, voice, speed, model=served_model or "kokoro") is not None:
             return
     with timing.span("engine setup"):
-        from .engine import Engine
+        from ..engine import Engine
 
         engine = Engine(
             voice=voice, speed=speed, model=model, voices=voices_file, lang=lang, threads=threads, g2p=g2p,
@@ -204,7 +204,7 @@ def speak(
 def _captioned(pieces, path: str):
     """``pieces`` passed through, their words kept, and what writes the captions of them
     all to ``path`` once they are complete."""
-    from . import captions
+    from .. import captions
 
     words: list = []
 
@@ -219,7 +219,7 @@ def _captioned(pieces, path: str):
 def output_format(output: str | None, fmt: str | None) -> str:
     """The format to write: ``--format``, else the one ``-o``'s extension names (WAV for
     standard output and for a folder of chapters). Any other extension is a usage error."""
-    from .encoders import SUFFIXES, format_of
+    from ..encoders import SUFFIXES, format_of
 
     if fmt is not None:
         return fmt
@@ -241,8 +241,8 @@ def write_stream(pieces, output: str | None, fmt: str, play: bool, finish=None) 
     leaves nothing behind. Playback starts with the first piece. ``finish`` runs once all
     audio is written, before the file is renamed into place: if it fails, the audio file
     is not left either."""
-    from .audio import SAMPLE_RATE, AtomicFile, open_player
-    from .encoders import EncodedFile
+    from ..audio import SAMPLE_RATE, AtomicFile, open_player
+    from ..encoders import EncodedFile
 
     target = AtomicFile(output) if output not in (None, "-") else None
     sink = None
@@ -301,10 +301,10 @@ def phonemize(text: str | None, lang: str, g2p: str, voice: str | None, voice_la
     phonemes as `vocalize speak` sends them to the model for the voice (standard error
     says which alphabet). Feed edited phonemes back with `vocalize speak --phonemes`.
     """
-    from . import voice_store
-    from .assets import DEFAULT_VOICE
-    from .text import Frontend
-    from .text.render import alphabet_for
+    from ..assets import voice_store
+    from ..assets.models import DEFAULT_VOICE
+    from ..text import Frontend
+    from ..text.render import alphabet_for
 
     content = read_text(text)
     voice = voice or DEFAULT_VOICE
@@ -319,14 +319,14 @@ def phonemize(text: str | None, lang: str, g2p: str, voice: str | None, voice_la
         click.echo(f"(English in {shown}, for the voice {voice}: {described})", err=True)
 
 
-# `voices` (list, blend), `download` and `info` live in asset_commands (click only at import).
-from .asset_commands import download_command, info_command, voices_command  # noqa: E402
+# `voices` (list, blend), `download` and `info` live in cli/assets.py (click only at import).
+from .assets import download_command, info_command, voices_command  # noqa: E402
 
 cli.add_command(voices_command)
 cli.add_command(download_command)
 cli.add_command(info_command)
 
-from .batch_commands import batch_command  # noqa: E402
+from .batch import batch_command  # noqa: E402
 
 cli.add_command(batch_command)
 
@@ -353,7 +353,7 @@ def serve(host: str, port: int, workers: int, queue: int, max_input_chars: int, 
         -d '{"model":"kokoro","input":"Hello!","voice":"jm_kumo","response_format":"wav"}' -o hello.wav
     """
     try:
-        from .server import ServerSettings, serve as run_server
+        from ..server import ServerSettings, serve as run_server
     except ImportError as e:
         raise click.ClickException(f"the server needs its extra: pip install 'vocalize[server]' ({e})") from None
     settings = ServerSettings(host=host, port=port, workers=workers, queue=queue, max_input_chars=max_input_chars, api_key=api_key or None, threads=threads, model=model)
@@ -379,7 +379,7 @@ def bench(runs: int, text: str | None, threads: int | None, voice: str | None, p
     """
     import json
 
-    from . import bench as bench_module
+    from . import benchmark as bench_module
 
     def progress(i: int, n: int) -> None:
         if not as_json and sys.stderr.isatty():
@@ -426,6 +426,3 @@ def _exit_now(code: int) -> None:
             pass
     os._exit(code)
 
-
-if __name__ == "__main__":
-    main()

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from .encoders import FORMATS
+from ..encoders import FORMATS
 
 
 @click.command("batch")
@@ -43,8 +43,8 @@ def batch_command(
       vocalize batch corpus.csv -o corpus/ --jobs 2 --format flac
       vocalize batch corpus.jsonl -o /shared/corpus/ --ray=auto
     """
-    from . import batch
-    from .errors import InputError, VocalizeError
+    from .. import batch
+    from ..errors import InputError, VocalizeError
 
     defaults = batch.Settings(voice=voice, speed=speed, lang=lang, model=model, format=fmt)
     rows, bad = batch.read_manifest(manifest, defaults)
@@ -80,7 +80,7 @@ class _ProgressLine:
         self.width = 0
 
     def __call__(self, summary: Any, entry: Any) -> None:
-        from .batch import clock
+        from ..batch import clock
 
         share = summary.done / summary.rows if summary.rows else 1.0
         speed = summary.audio_seconds / summary.wall_seconds if summary.wall_seconds > 0 else 0.0

@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
-from .assets import STYLE_DIM, VOICE_ROWS
-from .errors import AssetError, InputError, ModelError
+from ..errors import AssetError, InputError, ModelError
+from .models import STYLE_DIM, VOICE_ROWS
 
 if TYPE_CHECKING:
-    from .tiny import TinyVoice
+    from ..tiny import TinyVoice
 
 REPO_ID = "onnx-community/Kokoro-82M-v1.0-ONNX"
 REVISION = "main"
@@ -190,7 +189,7 @@ def download_voices(names: Iterable[str]) -> list[Path]:
     :class:`InputError`."""
     from . import voice_store
 
-    from . import tiny
+    from .. import tiny
 
     names = list(dict.fromkeys(names))
     for name in names:
@@ -268,7 +267,7 @@ def evict_tiny_voice(voice: "TinyVoice") -> bool:
 
 
 def _check_voice_download(name: str, path: Path) -> None:
-    from . import assets
+    from . import voice_store
 
     size = path.stat().st_size
     if size != VOICE_BYTES:
@@ -278,7 +277,7 @@ def _check_voice_download(name: str, path: Path) -> None:
             f"({VOICE_ROWS}×{STYLE_DIM} float32): not used, and removed from the cache ({hub_cache()})"
         )
     try:
-        assets.load_voices(path)
+        voice_store.load_voices(path)
     except AssetError:
         _evict(path)
         raise

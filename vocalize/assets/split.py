@@ -25,7 +25,9 @@ import os
 import threading
 from pathlib import Path
 
-from . import assets
+from ..output import replace_atomically
+from .models import model_identity
+from .paths import cache_dir
 
 log = logging.getLogger("vocalize")
 
@@ -63,8 +65,8 @@ def discard(model: Path) -> None:
 
 def digest(model: Path) -> str | None:
     """What names the split of ``model`` (and the optimized graphs of its parts): a digest of
-    :func:`~vocalize.assets.model_identity` and :data:`SPLIT_FORMAT`."""
-    identity = assets.model_identity(model)
+    :func:`~vocalize.assets.models.model_identity` and :data:`SPLIT_FORMAT`."""
+    identity = model_identity(model)
     if identity is None:
         return None
     return hashlib.sha256(f"{SPLIT_FORMAT}\n{identity}".encode()).hexdigest()[:20]
@@ -75,7 +77,7 @@ def split_paths(model: Path) -> tuple[Path, Path] | None:
     name = digest(model)
     if name is None:
         return None
-    folder = assets.cache_dir() / "split"
+    folder = cache_dir() / "split"
     return folder / f"{model.stem}-{name}.encoder.onnx", folder / f"{model.stem}-{name}.decoder.onnx"
 
 
@@ -101,11 +103,11 @@ def _find_or_build(model: Path) -> tuple[Path, Path] | None:
                 encoder_bytes, decoder_bytes = build(model)
             except NotSplittable as e:
                 log.info("using %s whole: %s", model.name, e)
-                assets.write_atomic_bytes(marker, str(e).encode())
+                replace_atomically(marker, str(e).encode())
                 return None
             # The encoder goes last: its presence says both are complete.
-            assets.write_atomic_bytes(decoder, decoder_bytes)
-            assets.write_atomic_bytes(encoder, encoder_bytes)
+            replace_atomically(decoder, decoder_bytes)
+            replace_atomically(encoder, encoder_bytes)
     except ImportError:
         log.info("the onnx package is missing; using %s whole", model.name)
         return None
@@ -122,7 +124,7 @@ def build(model: Path) -> tuple[bytes, bytes]:
     from onnx.utils import Extractor
 
     # The graph's names are the native engine's (vocalize-core's model.rs), which loads it.
-    from . import _native
+    from .. import _native
 
     try:
         proto = onnx.load(str(model))
@@ -327,7 +329,7 @@ def fuse_bias_scales(model) -> int:
 
 def _ops_domain() -> str:
     """The domain of the operators the native engine adds to ONNX Runtime (vocalize-core's ops.rs)."""
-    from . import _native
+    from .. import _native
 
     return _native.OPS_DOMAIN
 

@@ -58,7 +58,7 @@ def run(
 
     ``real_time_factor`` is seconds of audio per second of synthesis (above 1: faster than
     real time); the time to first audio is the median over the runs."""
-    from .engine import Engine, _frontend
+    from ..engine import Engine
 
     engine = Engine(voice=voice, threads=threads, provider=provider, model=model)
     start = time.perf_counter()

@@ -1,0 +1,5 @@
+"""``python -m vocalize.cli``: the ``vocalize`` command."""
+
+from . import main
+
+main()
