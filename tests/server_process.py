@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -12,7 +13,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 
 def free_port() -> int:
@@ -104,3 +105,15 @@ class Server:
                 return
             time.sleep(0.05)
         raise AssertionError(f"never saw {what}: {self.status()}")
+
+
+@contextlib.contextmanager
+def running_server(tmp: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[Server]:
+    """A ready ``vocalize serve`` (see :class:`Server`), stopped on the way out."""
+    server = Server(tmp, *args, env=env)
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
+

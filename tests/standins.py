@@ -170,6 +170,19 @@ class StandInHub:
             pass
 
 
+def hub_env(url: str, home: Path) -> dict[str, str]:
+    """The environment pointing huggingface_hub at a stand-in at ``url``, with a fresh cache in
+    ``home`` (telemetry off, no proxy for the loopback)."""
+    return {
+        "HF_ENDPOINT": url,
+        "HF_HOME": str(home / "hf"),
+        "HF_HUB_CACHE": str(home / "hf" / "hub"),
+        "HF_HUB_OFFLINE": "0",
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "NO_PROXY": "127.0.0.1,localhost",
+    }
+
+
 def _range_start(value: str | None) -> int:
     match = re.fullmatch(r"bytes=(\d+)-", value or "")
     return int(match[1]) if match else 0

@@ -14,19 +14,15 @@ from conftest import read_wav, run_cli
 
 pytest.importorskip("fastapi")
 
-from server_process import Server, free_port  # noqa: E402
+from server_process import Server, free_port, running_server  # noqa: E402
 
 TEXT = "The server speaks this sentence, and the file must match."
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    srv = Server(tmp_path_factory.mktemp("server"), "--workers", "1")
-    try:
-        srv.wait_ready()
+    with running_server(tmp_path_factory.mktemp("server"), "--workers", "1") as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 def served(server: Server) -> float:

@@ -12,7 +12,7 @@ import pytest
 
 import vocalize
 from conftest import read_wav, run_cli
-from standins import COMMIT, StandInHub, build_model
+from standins import COMMIT, StandInHub, build_model, hub_env
 from vocalize.assets import hub, voice_store
 
 pytest.importorskip("huggingface_hub")
@@ -55,15 +55,7 @@ def standin(files):
 def env(tmp_path, standin, monkeypatch):
     """Environment pointing vocalize and huggingface_hub at the stand-in and a fresh cache
     (set in this process too, for the in-process checks after a download)."""
-    values = {
-        "HF_ENDPOINT": standin.url,
-        "HF_HOME": str(tmp_path / "hf"),
-        "HF_HUB_CACHE": str(tmp_path / "hf" / "hub"),
-        "HF_HUB_OFFLINE": "0",
-        "HF_HUB_DISABLE_TELEMETRY": "1",
-        "VOCALIZE_VOICES_DIR": str(tmp_path / "voices"),
-        "NO_PROXY": "127.0.0.1,localhost",
-    }
+    values = {**hub_env(standin.url, tmp_path), "VOCALIZE_VOICES_DIR": str(tmp_path / "voices")}
     for key, value in values.items():
         monkeypatch.setenv(key, value)
     return values

@@ -60,8 +60,9 @@ def test_leading_pause_is_a_silent_chunk(frontend):
 
 
 def test_markup_alone_is_nothing_to_speak(frontend):
-    with pytest.raises(vocalize.InputError, match="nothing to speak"):
+    with pytest.raises(vocalize.NothingToSpeak, match="nothing to speak") as caught:
         frontend.chunks("[pause:1s] <break/>")
+    assert isinstance(caught.value, vocalize.InputError)
 
 
 def test_unbalanced_markup_is_read_as_text(frontend):

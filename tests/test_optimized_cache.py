@@ -43,7 +43,9 @@ def test_first_load_saves_the_optimized_graph(first_run):
     assert [e.name.rsplit(".", 2)[-2] for e in found] == ["decoder", "encoder"]
     for entry in found:
         assert int(Path(f"{entry}.size").read_text()) == entry.stat().st_size > 1_000_000
-    assert not list((cache / "optimized").glob("*.tmp")), "a temporary file was left behind"
+        # Readable by every user of a shared cache, whatever the umask.
+        assert entry.stat().st_mode & 0o777 == Path(f"{entry}.size").stat().st_mode & 0o777 == 0o644
+    assert not [p.name for p in (cache / "optimized").iterdir() if p.name.endswith((".tmp", ".part"))], "a temporary file was left behind"
 
 
 def test_the_entries_are_named_after_the_split(first_run):

@@ -23,7 +23,7 @@ pytest.importorskip("fastapi")
 openai = pytest.importorskip("openai")
 sf = pytest.importorskip("soundfile")
 
-from server_process import Server, free_port  # noqa: E402
+from server_process import Server, free_port, running_server  # noqa: E402
 
 SHORT = "Hello from the speech server."
 LONG = (
@@ -35,12 +35,8 @@ LONG = (
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     # workers 2 + queue 1: the fourth request at once is refused; short inputs to test 413.
-    srv = Server(tmp_path_factory.mktemp("server"), "--workers", "2", "--queue", "1", "--max-input-chars", "2000")
-    try:
-        srv.wait_ready()
+    with running_server(tmp_path_factory.mktemp("server"), "--workers", "2", "--queue", "1", "--max-input-chars", "2000") as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture(scope="module")
@@ -299,12 +295,8 @@ def test_concurrent_requests_below_the_bound_all_succeed(server, reference):
 
 @pytest.fixture(scope="module")
 def keyed(tmp_path_factory):
-    srv = Server(tmp_path_factory.mktemp("keyed"), "--workers", "1", env={"VOCALIZE_API_KEY": "s3cret"})
-    try:
-        srv.wait_ready()
+    with running_server(tmp_path_factory.mktemp("keyed"), "--workers", "1", env={"VOCALIZE_API_KEY": "s3cret"}) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 def test_api_key_is_required_when_set(keyed):

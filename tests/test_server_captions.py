@@ -13,19 +13,15 @@ import pytest
 pytest.importorskip("fastapi")
 sf = pytest.importorskip("soundfile")
 
-from server_process import Server  # noqa: E402
+from server_process import running_server  # noqa: E402
 
 TEXT = "Captions from the server. [pause:0.5s] Each word has its time, even 12 of them."
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    srv = Server(tmp_path_factory.mktemp("captions"), "--workers", "2", "--queue", "2")
-    try:
-        srv.wait_ready()
+    with running_server(tmp_path_factory.mktemp("captions"), "--workers", "2", "--queue", "2") as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 def check_times(timestamps, duration):

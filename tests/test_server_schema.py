@@ -11,7 +11,7 @@ pytest.importorskip("fastapi")
 schemathesis = pytest.importorskip("schemathesis")
 hypothesis = pytest.importorskip("hypothesis")
 
-from server_process import Server  # noqa: E402
+from server_process import running_server  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -21,12 +21,8 @@ MAX_INPUT_CHARS = 40
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    srv = Server(tmp_path_factory.mktemp("schema"), "--workers", "2", "--queue", "8", "--max-input-chars", str(MAX_INPUT_CHARS))
-    try:
-        srv.wait_ready()
+    with running_server(tmp_path_factory.mktemp("schema"), "--workers", "2", "--queue", "8", "--max-input-chars", str(MAX_INPUT_CHARS)) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 def test_the_schema_carries_the_input_limits(server):

@@ -10,6 +10,8 @@ import sys
 
 import pytest
 
+import vocalize
+
 from vocalize.errors import AssetError, InputError
 from vocalize.text import Chunk, Frontend
 from vocalize.text.frontend import MERGE_TARGET, SENTENCE_MAX
@@ -434,3 +436,18 @@ def test_threads_share_one_g2p(frontend: Frontend) -> None:
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(lambda t: Frontend().chunks(t), texts))
     assert results == [frontend.chunks(t) for t in texts]
+
+
+def test_a_request_whose_rest_has_nothing_to_speak_keeps_its_head():
+    """The rest of a long request read after its head (split_head) may hold only symbols:
+    that rest adds nothing, and is no error."""
+    from vocalize import Engine
+    from vocalize.text.frontend import HEAD_CHARS, split_head
+
+    head = "The first paragraph is spoken at once, while the rest of the text is read. " * 3
+    text = head + "\n\n" + "* " * HEAD_CHARS
+    assert split_head(text)[1].startswith("*")
+    engine = Engine()
+    assert [c.token_ids for c in engine.chunks(text)] == [c.token_ids for c in engine.chunks(head)]
+    with pytest.raises(vocalize.NothingToSpeak):
+        engine.chunks("* " * HEAD_CHARS)

@@ -22,7 +22,7 @@ import pytest
 
 import vocalize
 from conftest import read_wav, run_cli
-from standins import COMMIT, StandInHub
+from standins import COMMIT, StandInHub, hub_env
 from vocalize import tiny
 from vocalize.assets import hub, voice_store
 from vocalize.tiny import TinyEngine
@@ -221,14 +221,7 @@ def hibari_hub(tmp_path, monkeypatch):
 
     files = {f"voices/{v.file}": heart_bytes() for v in tiny.voices().values() if not v.bundled}
     with StandInHub(hub.TINY_REPO_ID, files, {"voices/" + tiny.voices()["fable"].file: "500"}) as server:
-        env = {
-            "HF_ENDPOINT": server.url,
-            "HF_HOME": str(tmp_path / "hf"),
-            "HF_HUB_CACHE": str(tmp_path / "hf" / "hub"),
-            "HF_HUB_OFFLINE": "0",
-            "HF_HUB_DISABLE_TELEMETRY": "1",
-            "NO_PROXY": "127.0.0.1,localhost",
-        }
+        env = hub_env(server.url, tmp_path)
         for key, value in env.items():
             monkeypatch.setenv(key, value)
         monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
@@ -415,14 +408,10 @@ def test_bench_model_tiny():
 @pytest.fixture(scope="module")
 def tiny_server(tmp_path_factory):
     pytest.importorskip("fastapi")
-    from server_process import Server
+    from server_process import running_server
 
-    server = Server(tmp_path_factory.mktemp("tiny-server"), "--model", "tiny", "--workers", "2")
-    try:
-        server.wait_ready()
+    with running_server(tmp_path_factory.mktemp("tiny-server"), "--model", "tiny", "--workers", "2") as server:
         yield server
-    finally:
-        server.stop()
 
 
 def post(server, body: dict, route: str = "/v1/audio/speech") -> tuple[int, bytes, str]:

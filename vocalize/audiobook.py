@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterable
 from .documents import Chapter, chapter_filename
 from .encoders import FILE_SUFFIX, FORMATS, EncodedFile
 from .errors import OutputError
-from .output import SAMPLE_RATE, AtomicFile, write_atomic
+from .output import SAMPLE_RATE, AtomicFile, prepare_folder, write_atomic
 
 __all__ = ["Progress", "ChapterResult", "make_audiobook", "engine_settings", "chapter_hash"]
 
@@ -85,7 +85,7 @@ def make_audiobook(
     if fmt not in FORMATS:
         raise OutputError(f"unknown audio format {fmt!r}; choose from {', '.join(FORMATS)}")
     chapters = list(chapters)
-    folder = _prepare(Path(folder).expanduser())
+    folder = prepare_folder(Path(folder).expanduser(), MANIFEST, "an audiobook")
     settings = engine_settings(engine) if settings is None else settings
     count = count or max((c.number for c in chapters), default=1)
     manifest = _read_manifest(folder)
@@ -155,18 +155,6 @@ class _Clock:
         elapsed = time.monotonic() - self.start
         eta = elapsed / fraction * (1 - fraction) if fraction > 0 and elapsed > 0 else None
         return fraction, eta
-
-
-def _prepare(folder: Path) -> Path:
-    """The output folder, created if need be, and known to be writable before any work."""
-    if folder.exists() and not folder.is_dir():
-        raise OutputError(f"{folder} is a file; an audiobook is written into a folder")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise OutputError(f"cannot create the folder {folder}: {e.strerror or e}") from None
-    AtomicFile(folder / MANIFEST).discard()  # raises OutputError when the folder is read-only
-    return folder
 
 
 def _speak(engine: Any, text: str, path: Path, fmt: str, report: Callable[[float], None]) -> float:

@@ -36,7 +36,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from .encoders import FILE_SUFFIX, FORMATS, EncodedFile
 from .errors import InputError, OutputError, VocalizeError
-from .output import SAMPLE_RATE, AtomicFile, write_atomic
+from .output import SAMPLE_RATE, AtomicFile, prepare_folder, write_atomic
 
 __all__ = ["Row", "BadRow", "Settings", "Summary", "read_manifest", "run", "speak_row", "INDEX"]
 
@@ -337,7 +337,7 @@ def run(
     (``"local"`` for a Ray started here, or a cluster's address) runs them as Ray actors
     instead (``jobs`` of them, default as many as the cluster's CPUs hold).
     ``progress`` is called before any work and after each row."""
-    out = _prepare(Path(folder).expanduser())
+    out = prepare_folder(Path(folder).expanduser(), INDEX, "a batch")
     _remove_leftovers(out, rows)
     previous = read_index(out)
     summary = Summary(rows=len(rows))
@@ -394,18 +394,6 @@ def run(
         except OutputError:
             pass  # the appended lines stay: every finished row is still in the file
     return summary
-
-
-def _prepare(folder: Path) -> Path:
-    """The output folder, created if need be, and known to be writable before any work."""
-    if folder.exists() and not folder.is_dir():
-        raise OutputError(f"{folder} is a file; a batch is written into a folder")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise OutputError(f"cannot create the folder {folder}: {e.strerror or e}") from None
-    AtomicFile(folder / INDEX).discard()  # raises OutputError when the folder is read-only
-    return folder
 
 
 def _remove_leftovers(folder: Path, rows: list[Row]) -> None:

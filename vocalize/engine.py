@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from . import timing
 from .assets import hub, models, paths, split, voice_store
-from .errors import InputError, ModelError
+from .errors import InputError, ModelError, NothingToSpeak
 from .timestamps import Timed, check_form, check_model, chunk_words, select
 
 if TYPE_CHECKING:
@@ -391,10 +391,8 @@ class Engine:
     def _tail_chunks(self, tail: str, frontend: "Frontend") -> list["Chunk"]:
         try:
             return self._chunks(tail, False, frontend)
-        except InputError as e:
-            if "nothing to speak" in str(e):
-                return []
-            raise
+        except NothingToSpeak:  # the rest of the text is pauses or symbols only
+            return []
 
     def _feed(
         self,

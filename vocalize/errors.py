@@ -8,6 +8,7 @@ __all__ = [
     "VocalizeError",
     "InputError",
     "VoiceError",
+    "NothingToSpeak",
     "AssetError",
     "ModelError",
     "RuntimeLibraryError",
@@ -27,6 +28,11 @@ class InputError(VocalizeError, ValueError):
 
 class VoiceError(InputError):
     """The voice asked for cannot be used: an unknown name, a bad blend, a bad voice file."""
+
+
+class NothingToSpeak(InputError):
+    """The text has nothing the model could say: no letter or digit once markup, symbols and
+    emoji are read (it may still hold pauses)."""
 
 
 class AssetError(VocalizeError):

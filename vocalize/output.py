@@ -88,3 +88,18 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
         return replace_atomically(path, data)
     except OSError as e:
         raise OutputError(f"cannot write {Path(path).expanduser()}: {e.strerror or e}") from None
+
+
+def prepare_folder(folder: Path, probe: str, what: str) -> Path:
+    """The folder a job of many files writes into (an audiobook, a batch), created if need be
+    and known to be writable before any work: ``probe`` (a file name the job writes there)
+    is opened and discarded. ``what`` names the job in the error for a file in the way."""
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"{folder} is a file; {what} is written into a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"cannot create the folder {folder}: {e.strerror or e}") from None
+    AtomicFile(folder / probe).discard()  # raises OutputError when the folder is read-only
+    return folder
+

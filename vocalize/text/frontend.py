@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import InputError
+from ..errors import InputError, NothingToSpeak
 from .g2p import G2P_BACKENDS, G2P_MAX_CHARS, LANGUAGES, english_tokens, get_japanese_g2p, normalize_japanese
 from .markup import MARKUP_OPENERS, split_pauses
 from .normalize import normalize
@@ -185,7 +185,7 @@ class Frontend:
                 else:
                     units.append(_Unit("", "", "word", pause))
         if not any(unit.phonemes for unit in units):
-            raise InputError("nothing to speak in the given text")
+            raise NothingToSpeak("nothing to speak in the given text")
         return self._merge(units, max_tokens, first_chunk_max)
 
     def phoneme_chunks(self, phonemes: str, max_tokens: int = 510) -> list[Chunk]:

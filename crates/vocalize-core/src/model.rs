@@ -623,15 +623,30 @@ fn with_provider(builder: SessionBuilder, name: &str) -> std::result::Result<Ses
     builder.with_execution_providers([dispatch.error_on_failure()]).map_err(|e| e.to_string())
 }
 
-/// A fresh name next to `path` for writing it in full before a rename.
+/// A fresh hidden name next to `path` (`.NAME.<pid>-<nanos>.part`, as vocalize's Python
+/// writer names its temporary files) for writing it in full before a rename.
 fn temp_name(path: &Path) -> PathBuf {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(format!(".{}-{nanos}.tmp", std::process::id()));
+    let mut name = std::ffi::OsString::from(".");
+    name.push(path.file_name().unwrap_or_default());
+    name.push(format!(".{}-{nanos}.part", std::process::id()));
     path.with_file_name(name)
+}
+
+/// Makes a file about to be published readable by all (0644), whatever the umask or the
+/// writer chose, as vocalize's Python writer does: a shared cache is read by every user.
+fn readable_by_all(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644))?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 /// The file that records the complete size of a cached optimized model.
@@ -647,10 +662,14 @@ fn publish(temp: &Path, cache: &Path) -> std::io::Result<()> {
     let result = (|| {
         let size = std::fs::metadata(temp)?.len();
         let size_temp = temp_name(&size_file(cache));
-        std::fs::write(&size_temp, size.to_string())?;
-        std::fs::rename(&size_temp, size_file(cache)).inspect_err(|_| {
+        let written = std::fs::write(&size_temp, size.to_string())
+            .and_then(|()| readable_by_all(&size_temp))
+            .and_then(|()| std::fs::rename(&size_temp, size_file(cache)));
+        if written.is_err() {
             let _ = std::fs::remove_file(&size_temp);
-        })?;
+        }
+        written?;
+        readable_by_all(temp)?;
         std::fs::rename(temp, cache)
     })();
     if result.is_err() {
@@ -662,6 +681,29 @@ fn publish(temp: &Path, cache: &Path) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn publishing_leaves_the_model_and_its_size_readable_by_all_and_no_temporary_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let folder = std::env::temp_dir().join(format!("vocalize-publish-{}", std::process::id()));
+        std::fs::create_dir_all(&folder).unwrap();
+        let cache = folder.join("model-abc.onnx");
+        let temp = temp_name(&cache);
+        assert!(temp.file_name().unwrap().to_string_lossy().starts_with(".model-abc.onnx."));
+        std::fs::write(&temp, b"optimized graph").unwrap();
+        std::fs::set_permissions(&temp, std::fs::Permissions::from_mode(0o600)).unwrap();
+        publish(&temp, &cache).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&cache), 0o644);
+        assert_eq!(mode(&size_file(&cache)), 0o644);
+        assert_eq!(std::fs::read_to_string(size_file(&cache)).unwrap(), "15");
+        let mut names: Vec<String> =
+            std::fs::read_dir(&folder).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        names.sort();
+        assert_eq!(names, ["model-abc.onnx", "model-abc.onnx.size"]);
+        std::fs::remove_dir_all(&folder).unwrap();
+    }
 
     #[test]
     fn detects_both_known_exports() {
