@@ -41,7 +41,7 @@ import numpy as np
 which, model, ids = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 if which == "vocalize":
     from vocalize import _native
-    from vocalize.assets import models, paths
+    from vocalize.assets import paths
     _native.init(str(paths.ort_library()))
     tiny = _native.load_tiny(model, 1)
     audio = [tiny.render(chunk, 1.0, seed=i) for i, chunk in enumerate(ids)]

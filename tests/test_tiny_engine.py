@@ -496,3 +496,14 @@ def test_speak_model_tiny_goes_through_a_running_server(tiny_server, tmp_path):
     assert run_cli("speak", "--model", "tiny", "Served by the tiny model.", "-o", str(local), "--no-server").returncode == 0
     served, mine = read_wav(out), read_wav(local)
     assert abs(len(served) - len(mine)) < 2400 and np.abs(served).max() > 2000  # same speech; the noise differs
+
+
+def test_phonemize_for_a_british_tiny_voice_uses_the_british_g2p():
+    british = run_cli("phonemize", "--voice", "emma", "Tomato, water.")
+    american = run_cli("phonemize", "--voice", "heart", "Tomato, water.")
+    assert british.returncode == american.returncode == 0
+    assert "ɑː" in british.stdout.decode() and "ɑː" not in american.stdout.decode()
+    assert "British English" in british.stderr.decode()
+    # An explicit --lang is what the user asked for.
+    told = run_cli("phonemize", "--voice", "emma", "--lang", "en-us", "Tomato, water.")
+    assert told.stdout.decode().splitlines()[1] == american.stdout.decode().splitlines()[1]

@@ -306,9 +306,17 @@ def phonemize(text: str | None, lang: str, g2p: str, voice: str | None, voice_la
     from ..text import Frontend
     from ..text.render import alphabet_for
 
+    from .. import tiny
+
     content = read_text(text)
     voice = voice or DEFAULT_VOICE
-    language = voice_store.language_letter(voice_lang) if voice_lang else voice_store.voice_language(voice)
+    if tiny.is_tiny_voice(voice):
+        # The tiny voices speak Kokoro's English alphabet; the British ones read with the British G2P.
+        language = tiny.voices()[voice].language
+        if tiny.voices()[voice].british and click.get_current_context().get_parameter_source("lang").name == "DEFAULT":
+            lang = "en-gb"
+    else:
+        language = voice_store.language_letter(voice_lang) if voice_lang else voice_store.voice_language(voice)
     alphabet = alphabet_for(language)
     frontend = Frontend(lang, g2p=g2p, alphabet=alphabet)
     click.echo(frontend.normalize(content))
