@@ -93,7 +93,13 @@ def words(text: str, normalize) -> list[str]:
     # The normalizer keeps "9am" as "9 am" but makes "9 a.m." "9 a m", and "2:15" "2 15" but
     # "2.15" stays: one spelling each, on both sides.
     text = re.sub(r"\b([ap]) m\b", r"\1m", text)
-    return re.sub(r"(?<=\d)[:.](?=\d)", " ", text).split()
+    text = re.sub(r"(?<=\d)[:.](?=\d)", " ", text)
+    # Abbreviations a listener hears as the words they stand for, whichever way the
+    # transcript writes them.
+    return [w for word in text.split() for w in _SAME_WORDS.get(word, (word,))]
+
+
+_SAME_WORDS = {"vs": ("versus",), "etc": ("et", "cetera"), "approx": ("approximately",)}
 
 
 def edit_distance(a: list[str], b: list[str]) -> int:
