@@ -13,7 +13,8 @@ import pytest
 import vocalize
 from vocalize import captions
 from vocalize.text import Frontend
-from vocalize.timestamps import WordTime
+from vocalize.text.segment import Chunk, ChunkWord
+from vocalize.timestamps import ONSET_LEAD, WordTime, chunk_words
 
 SR = 24000
 
@@ -181,6 +182,22 @@ def test_odd_inputs(engine, text, words):
 def test_a_leading_pause_shifts_the_words(engine):
     audio = engine.synthesize("[pause:1s] Late start.", timestamps=True)
     assert 1.0 <= audio.words[0].start < 1.2
+
+
+def test_a_word_spans_its_own_phonemes_not_the_punctuation_and_space_before_it():
+    # "ab, cd": ids a b , space c d; padded: the leading pad (10 frames), then 2, 3, 4, 6, 2, 5,
+    # the closing pad. The core cut 4 frames before the chunk's audio.
+    words = (ChunkWord("ab,", "ab,", 0, 0, 2), ChunkWord("cd", "cd", 1, 4, 6))
+    chunk = Chunk("ab, cd", "ab, cd", (1, 2, 3, 4, 5, 6), 0.0, words)
+    spf, lead = 600, round(ONSET_LEAD * SR)
+    timed = chunk_words(chunk, [10, 2, 3, 4, 6, 2, 5, 1], 4 * spf, 40 * spf, SR, SR, spf)
+
+    def at(frame: int) -> float:  # the chunk starts 1 s into the audio
+        return 1 + (frame * spf - 4 * spf - lead) / SR
+
+    ab, cd = (t[0] for t in timed)
+    assert (ab.start, ab.end) == pytest.approx((at(10), at(15)))
+    assert (cd.start, cd.end) == pytest.approx((at(25), at(32)))
 
 
 def test_bad_word_form_is_an_input_error(engine):

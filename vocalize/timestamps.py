@@ -57,8 +57,18 @@ def check_model(model: Any) -> None:
 # (benches/texts/plain.txt) at speed 1, a chunk's first sound (the trimming threshold,
 # -46 dBFS) came a median 40 ms (10-90 %: 20-65 ms) before its first word's first frame.
 # Kokoro's own timestamps (KPipeline.join_timestamps) likewise start 3 frames early.
-# Every boundary of a chunk is moved by it.
+# Every boundary of a chunk is moved by it. Inside chunks it holds too: where a word
+# follows a silence (benches/texts/openings.txt at speeds 1 and 0.8, 13 words, silences
+# of 50-500 ms), its first frame less this lead came a median 15 ms after the silence's
+# end (10-90 %: -10 to +40 ms).
 ONSET_LEAD = 0.040
+# A word starts at its first phoneme's frames; the space (and punctuation) ids before it
+# belong to no word. Before a pause the model stretches the previous word's last phoneme
+# and the space, and the silence spans both, but where the next word's sound starts inside
+# that space is not fixed: at the space's start ("is | right" at speed 0.8), at its end
+# ("bakery | and"). On the same 13 words, starting words at the space's start (no lead)
+# would put them a median 25 ms before the silence's end (85 ms at worst) against 15 ms
+# (105 ms at worst, "right") for the first frame less the lead.
 
 Timed = tuple[WordTime, int, str]  # a spoken word's time, its written word's group and text
 
