@@ -3,7 +3,6 @@
 import subprocess
 import sys
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -40,33 +39,52 @@ def test_audio_comes_back_without_a_copy(model):
     assert not audio.flags.owndata and audio.base is not None
 
 
-def test_inference_releases_the_gil(model):
+GIL_CHECK = """
+import sys, threading, time
+import vocalize
+
+model = vocalize.Engine()._model()
+from vocalize.assets import voice_store
+tokens = %r
+request = (tokens, voice_store.load_voices()["jm_kumo"][len(tokens) - 1], 1.0, 0.0)
+model.synthesize([request])  # loaded and warm before the check
+inside = False
+seen = threading.Event()
+done = threading.Event()
+
+def watch():
+    while not done.is_set():
+        if inside:
+            seen.set()
+        time.sleep(0.001)  # releases the GIL between looks
+
+# Set before the watcher starts, so each of its waits for the GIL is this long too: a wait
+# begun under the usual 5 ms would take the GIL from running Python after 5 ms.
+interval = sys.getswitchinterval()
+sys.setswitchinterval(1000.0)
+watcher = threading.Thread(target=watch)
+watcher.start()
+try:
+    inside = True
+    model.synthesize([request])
+    inside = False
+finally:
+    sys.setswitchinterval(interval)
+    done.set()
+    watcher.join()
+print("released" if seen.is_set() else "held")
+"""
+
+
+def test_inference_releases_the_gil():
     """Another thread runs Python while the main thread is inside the native call. The
     switch interval is made so long that the main thread never gives the GIL up on its own:
-    the other thread can see `inside` set only if the native code released the GIL."""
-    inside = False
-    seen = threading.Event()
-    done = threading.Event()
-
-    def watch():
-        while not done.is_set():
-            if inside:
-                seen.set()
-            time.sleep(0.001)  # releases the GIL between looks
-
-    interval = sys.getswitchinterval()
-    watcher = threading.Thread(target=watch)
-    watcher.start()
-    sys.setswitchinterval(1000.0)
-    try:
-        inside = True
-        model.synthesize([request(HELLO * 4)])
-        inside = False
-    finally:
-        sys.setswitchinterval(interval)
-        done.set()
-        watcher.join()
-    assert seen.is_set()
+    the other thread can see `inside` set only if the native code released the GIL. It runs
+    in a process of its own: there the watcher is the only other thread (in the test
+    process, any thread left running Python would hold the GIL for the whole interval)."""
+    result = subprocess.run([sys.executable, "-c", GIL_CHECK % (HELLO * 4,)], capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-1] == "released"
 
 
 def test_two_threads_share_one_model(model):
