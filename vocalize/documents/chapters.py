@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 # Said where a listener would otherwise hear the symbols of a code block read out.
@@ -126,7 +127,8 @@ def _block_lines(blocks: list[Block]) -> str:
 
 
 def said_first(title: str, blocks: list[Block]) -> bool:
-    """Whether the first of ``blocks`` already says ``title``: a heading holding it, or a
+    """Whether the first of ``blocks`` already says ``title``: a heading holding it (or the
+    same words numbered otherwise: "1. The Rabbi" under the title "I. The Rabbi"), or a
     paragraph that is the title or starts with it and a punctuation mark ("Loomings. Call
     me Ishmael."), letters and digits compared, case ignored."""
     first = next((b for b in blocks if b.text), None)
@@ -134,12 +136,33 @@ def said_first(title: str, blocks: list[Block]) -> bool:
         return False
     wanted = _plain(title)
     if first.heading:
-        return wanted in _plain(first.text)
+        return wanted in _plain(first.text) or _plain(_unnumbered(title)) == _plain(_unnumbered(first.text)) != ""
     text = first.text.lstrip()
     for end in range(len(text) + 1):
         if _plain(text[:end]) == wanted:
             return end == len(text) or not text[end].isalnum() and not text[end].isspace()
     return False
+
+
+def title_first(draft: Draft) -> None:
+    """Says a chapter's title first when its text does not already start with it. A first
+    heading that is only part of the title (the heading "190" of the chapter the contents
+    call "190 A Four-Leaved Clover") gives way to the title, so it is not said twice."""
+    if not draft.title or not draft.has_text() or said_first(draft.title, draft.blocks):
+        return
+    first = next(b for b in draft.blocks if b.text)
+    if first.heading and _plain(first.text) in _plain(draft.title):
+        first.text = draft.title
+    else:
+        draft.blocks.insert(0, Block(draft.title, 1))
+
+
+# A chapter number before a title: "12.", "IV.", "3)", "Chapter 7:".
+_NUMBERING = re.compile(r"^\s*(?:chapter\s+)?(?:\d+|[ivxlcdm]+)\s*[.):\-–—]?\s+", re.IGNORECASE)
+
+
+def _unnumbered(text: str) -> str:
+    return _NUMBERING.sub("", text, count=1)
 
 
 def _plain(text: str) -> str:

@@ -22,7 +22,7 @@ from urllib.parse import unquote, urldefrag
 
 from ..errors import InputError
 from . import needs
-from .chapters import Block, Chapter, Draft, finish, said_first
+from .chapters import Block, Chapter, Draft, finish, title_first
 from .html import parse, sniff_encoding
 
 # Font obfuscation (IDPF and Adobe): not DRM, the text is readable.
@@ -247,14 +247,8 @@ class _Book:
         for draft in out:
             if not draft.title:
                 draft.title = next((b.text for b in draft.blocks if b.heading), "") or extract.title
-            _title_first(draft)
+            title_first(draft)
         return out
-
-
-def _title_first(draft: Draft) -> None:
-    """Says a chapter's title first when its text does not already start with it."""
-    if draft.title and draft.has_text() and not said_first(draft.title, draft.blocks):
-        draft.blocks.insert(0, Block(draft.title, 1))
 
 
 def _starts_with_anchor(blocks: list[Block]) -> bool:
