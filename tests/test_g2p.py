@@ -198,3 +198,28 @@ AFTER_SUBJECT = [
 @pytest.mark.parametrize("sentence, expected", AFTER_SUBJECT)
 def test_homograph_after_subject(frontend: Frontend, sentence: str, expected: str) -> None:
     assert expected in _words(frontend.phonemize(sentence))
+
+
+# Text written in capitals (headings, notices) is read as the same words in ordinary case;
+# abbreviations the lexicon has no word for stay spelled, Roman numerals stay numbers.
+SHOUTED = [
+    ("SECTION IV FAIRY STORIES—MODERN FANTASTIC TALES", "Section IV fairy stories—modern fantastic tales"),
+    ("193 THE EMPEROR'S NEW CLOTHES", "193 the emperor's new clothes"),
+    ("WARNING: DO NOT ENTER", "Warning: do not enter"),
+    ("FBI AGENTS RAID THE OFFICE", "FBI agents raid the office"),
+    ("CHAPTER XII. THE STORM", "Chapter XII. The storm"),
+    ("THE LORD HELPETH MAN AND BEAST", "The lord helpeth man and beast"),
+    ("He said: PLEASE KEEP THIS DOOR CLOSED.", "He said: please keep this door closed."),
+]
+
+
+@pytest.mark.parametrize("shouted, ordinary", SHOUTED)
+def test_text_in_capitals_reads_as_its_words(frontend: Frontend, shouted: str, ordinary: str) -> None:
+    assert frontend.phonemize(shouted) == frontend.phonemize(ordinary)
+
+
+@pytest.mark.parametrize("text", ["The NASA and FBI report.", "Text STOP to 55123.", "Flights from JFK to LAX", "IT support"])
+def test_a_few_capitals_in_ordinary_text_are_left_to_the_lexicon(frontend: Frontend, text: str) -> None:
+    from vocalize.text.g2p import _unshouted, get_g2p
+
+    assert _unshouted(get_g2p(False).lexicon, text) == text

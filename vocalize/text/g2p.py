@@ -342,7 +342,7 @@ def _phonemize_tokens(g2p: Any, text: str) -> list[tuple[str, str, bool, bool]]:
     # Inline pronunciations ("[x](/ɛks/)") go through untouched; only the text around them
     # is normalized.
     def around(piece: str) -> str:
-        inner = hibari.normalize(piece)
+        inner = hibari.normalize(_unshouted(g2p.lexicon, piece))
         lead = " " if piece[:1].isspace() else ""
         trail = " " if piece[-1:].isspace() else ""
         return f"{lead}{inner}{trail}" if inner else lead or trail
@@ -367,6 +367,59 @@ def _phonemize_tokens(g2p: Any, text: str) -> list[tuple[str, str, bool, bool]]:
         (tk.text, unk if tk.phonemes is None else tk.phonemes, bool(tk.whitespace), inline)
         for tk, inline in zip(tokens, given)
     ]
+
+
+# A word: letters, with apostrophes inside ("EMPEROR'S").
+_ANY_WORD = re.compile(r"[^\W\d_](?:[^\W\d_]|'(?=[^\W\d_]))*")
+_SENTENCE_END = re.compile(r"[.!?]['\"”’)]*\s+$")
+_ROMAN_NUMERAL = re.compile(r"M{0,3}(?:CM|CD|D?C{0,3})(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3})")
+
+
+def _unshouted(lexicon: Any, text: str) -> str:
+    """``text`` with its shouted words in ordinary case: in text written all in capitals
+    (a heading, "WARNING: DO NOT ENTER"), hibari's tagger calls every word a proper noun,
+    and its lexicon then spells out each one it has no entry for in capitals ("STORIES" and
+    "TALES", plurals its lexicon derives, were spelled letter by letter). A run of three
+    capitalized words or more, or a text with no lower-case letter and two such words or
+    more, is shouted; in it a word the lexicon knows in lower case (or derives: plurals,
+    -ed, -ing) is written in lower case (capitalized where a sentence starts), as is an
+    unknown one of five letters or more with a vowel (a word, not an abbreviation); others
+    stay as written ("FBI", the Roman numeral of "SECTION IV")."""
+    words = list(_ANY_WORD.finditer(text))
+    if not any(m.group().isupper() for m in words):
+        return text
+    runs: list[list[re.Match[str]]] = [[]]
+    for m in words:
+        word = m.group()
+        if word.isupper():
+            if len(word.replace("'", "")) > 1:
+                runs[-1].append(m)
+        elif runs[-1]:
+            runs.append([])
+    whole = not any(c.islower() for c in text)
+    shouted = [m for run in runs if len(run) >= 3 or whole and len(run) >= 2 for m in run]
+    if not shouted:
+        return text
+    out, last = [], 0
+    for m in shouted:
+        word = m.group()
+        if _known_lower(lexicon, word.lower()) or (
+            len(word) >= 5 and any(c in "AEIOUY" for c in word) and not _ROMAN_NUMERAL.fullmatch(word)
+        ):
+            starts = not text[: m.start()].strip() or _SENTENCE_END.search(text, 0, m.start())
+            out += [text[last : m.start()], word[0] + word[1:].lower() if starts else word.lower()]
+            last = m.end()
+    return "".join(out) + text[last:]
+
+
+def _known_lower(lexicon: Any, word: str) -> bool:
+    """Whether hibari's lexicon reads the lower-case ``word``: an entry, or one it derives."""
+    if word in lexicon.golds or word in lexicon.silvers:
+        return True
+    stem = word[:-2] if word.endswith("'s") else word
+    if stem != word and (stem in lexicon.golds or stem in lexicon.silvers):
+        return True
+    return any(derive(word, "NN", None, None)[0] for derive in (lexicon.stem_s, lexicon.stem_ed, lexicon.stem_ing))
 
 
 # Nouns whose lexicon entry has one reading, the count noun's, while the mass noun (said
