@@ -119,6 +119,8 @@ def test_normalize_breaks_unbroken_runs(raw: str) -> None:
         ('He said "Stop." Then he left.', ['He said "Stop."', "Then he left."]),
         ("Wait... what? No!", ["Wait... what?", "No!"]),
         ("See No. 5 for details. Ok.", ["See No. 5 for details.", "Ok."]),
+        ("Vol. II of the Library. Ch. XII next.", ["Vol. II of the Library.", "Ch. XII next."]),
+        ("He said No. I left.", ["He said No.", "I left."]),
         ("Mr. and Mrs. Jones. So did I. Fine", ["Mr. and Mrs. Jones.", "So did I.", "Fine"]),
         ("no punctuation at all", ["no punctuation at all"]),
     ],

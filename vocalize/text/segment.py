@@ -87,11 +87,15 @@ _NEVER_FINAL = frozenset(
     "mr mrs ms mx dr prof rev fr st mt ft gen gov sen rep capt lt col sgt cmdr maj adm cpl hon pres supt"
     " msgr e.g eg i.e ie cf vs viz al approx ca".split()
 )
-# Abbreviations a sentence does not end at when a number follows ("No. 5", "Fig. 3").
+# Abbreviations a sentence does not end at when a number follows ("No. 5", "Fig. 3", "Vol. II").
 _BEFORE_NUMBER = frozenset(
     "no nos vol vols fig figs p pp ch chap art sec eq ex op apt est"
     " jan feb mar apr jun jul aug sep sept oct nov dec".split()
 )
+
+
+# A number: digits, or a Roman numeral in capitals (not "I", which is more often the pronoun).
+_NUMBER_NEXT = re.compile(r"\d|(?!I\b)(?=[IVXLCDM])M{0,3}(?:CM|CD|D?C{0,3})(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3})\b")
 
 
 def split_sentences(paragraph: str) -> list[str]:
@@ -128,7 +132,7 @@ def _continues(text: str, m: re.Match[str]) -> bool:
     if before is None:
         return False
     word = before.group().lstrip("\"'([").lower()
-    if word in _NEVER_FINAL or (word in _BEFORE_NUMBER and following.isdigit()):
+    if word in _NEVER_FINAL or (word in _BEFORE_NUMBER and _NUMBER_NEXT.match(text, m.start(3))):
         return True
     return word != "i" and _INITIALS.fullmatch(word) is not None
 
