@@ -252,6 +252,12 @@ def vocalize_cmd():
 
 @pytest.mark.slow
 @pytest.mark.timeout(1200)
+def test_default_jobs_is_a_worker_per_core_as_memory_allows():
+    assert batch.default_jobs(available_mb=10**6) == batch.cores()
+    assert batch.default_jobs(available_mb=batch.WORKER_MB - 1) == 1
+    assert batch.default_jobs() >= 1
+
+
 def test_resume_after_a_kill_speaks_no_row_twice(tmp_path):
     manifest = write_jsonl(tmp_path / "m.jsonl", [{"id": f"r{i}", "text": f"Row {i}."} for i in range(5)])
     out = tmp_path / "out"

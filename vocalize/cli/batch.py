@@ -14,7 +14,7 @@ from ..encoders import FORMATS
 @click.command("batch")
 @click.argument("manifest", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", "folder", required=True, type=click.Path(file_okay=False), help="Folder for the audio files and manifest.jsonl (on Ray: a path every node sees).")
-@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Worker processes, each with its own engine (default 1; with --ray, as many actors as the cluster's CPUs hold).")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Worker processes, each with its own engine (default: one per core, as many as memory holds at 600 MB each; with --ray, as many actors as the cluster's CPUs hold).")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="Inference threads per worker (default: the cores shared out among the workers; 1 per Ray actor).")
 @click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]", help="Run on Ray (needs vocalize[ray]): alone, a Ray started here; --ray=auto or --ray=ray://HEAD:10001 for a cluster.")
 @click.option("--skip-bad", is_flag=True, help="Go on without the rows that fail the check (each is reported); by default any stops the batch before it starts.")
@@ -60,6 +60,8 @@ def batch_command(
         raise InputError(f"no row of {manifest} can be spoken")
     line = _ProgressLine() if sys.stderr.isatty() else None
     try:
+        if jobs is None and ray_address is None:
+            jobs = batch.default_jobs()
         summary = batch.run(rows, folder, jobs=jobs, threads=threads, ray_address=ray_address, force=force, progress=line)
     finally:
         if line is not None:
