@@ -237,7 +237,10 @@ def test_a_full_disk_stops_the_batch_with_one_error_and_a_consistent_manifest(tm
     stderr = result.stderr.decode()
     assert result.returncode == 1, stderr
     assert "Traceback" not in stderr and "File too large" in stderr and "r2.wav" in stderr
-    assert [e["id"] for e in index(out)] == ["r0", "r1"]  # the batch stopped at the row that did not fit
+    # The batch stopped at the row that did not fit (by default one worker per core: a row
+    # already given to another worker may still be finished and listed).
+    listed = [e["id"] for e in index(out)]
+    assert listed[:2] == ["r0", "r1"] and "r2" not in listed and set(listed) <= {"r0", "r1", "r3"}
     assert_consistent(out)
     assert {e["file"] for e in index(out)} == {p.name for p in out.iterdir() if p.name != INDEX}
 
