@@ -22,7 +22,7 @@ import warnings
 from typing import TYPE_CHECKING, Any
 
 from ..errors import AssetError
-from .segment import PARAGRAPH_BREAK
+from .segment import PARAGRAPH_BREAK, ROMAN_NUMERAL
 
 if TYPE_CHECKING:
     from hibari.g2p import G2P  # type: ignore[import-untyped]
@@ -371,8 +371,8 @@ def _phonemize_tokens(g2p: Any, text: str) -> list[tuple[str, str, bool, bool]]:
 
 # A word: letters, with apostrophes inside ("EMPEROR'S").
 _ANY_WORD = re.compile(r"[^\W\d_](?:[^\W\d_]|'(?=[^\W\d_]))*")
-_SENTENCE_END = re.compile(r"[.!?]['\"”’)]*\s+$")
-_ROMAN_NUMERAL = re.compile(r"M{0,3}(?:CM|CD|D?C{0,3})(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3})")
+# What ends a sentence just before a word.
+_AFTER_SENTENCE = re.compile(r"[.!?]['\"”’)]*\s+$")
 
 
 def _unshouted(lexicon: Any, text: str) -> str:
@@ -404,9 +404,9 @@ def _unshouted(lexicon: Any, text: str) -> str:
     for m in shouted:
         word = m.group()
         if _known_lower(lexicon, word.lower()) or (
-            len(word) >= 5 and any(c in "AEIOUY" for c in word) and not _ROMAN_NUMERAL.fullmatch(word)
+            len(word) >= 5 and any(c in "AEIOUY" for c in word) and not re.fullmatch(ROMAN_NUMERAL, word)
         ):
-            starts = not text[: m.start()].strip() or _SENTENCE_END.search(text, 0, m.start())
+            starts = not text[: m.start()].strip() or _AFTER_SENTENCE.search(text, 0, m.start())
             out += [text[last : m.start()], word[0] + word[1:].lower() if starts else word.lower()]
             last = m.end()
     return "".join(out) + text[last:]

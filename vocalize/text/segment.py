@@ -94,8 +94,10 @@ _BEFORE_NUMBER = frozenset(
 )
 
 
-# A number: digits, or a Roman numeral in capitals (not "I", which is more often the pronoun).
-_NUMBER_NEXT = re.compile(r"\d|(?!I\b)(?=[IVXLCDM])M{0,3}(?:CM|CD|D?C{0,3})(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3})\b")
+# A Roman numeral in capitals (at least one letter).
+ROMAN_NUMERAL = r"(?=[IVXLCDM])M{0,3}(?:CM|CD|D?C{0,3})(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3})"
+# A number: digits, or a Roman numeral (not "I", which is more often the pronoun).
+_NUMBER_NEXT = re.compile(rf"\d|(?!I\b){ROMAN_NUMERAL}\b")
 
 
 def split_sentences(paragraph: str) -> list[str]:
