@@ -476,6 +476,9 @@ def worker_threads(jobs: int, threads: int | None) -> int:
 
 # One engine cache per worker process, made by the pool's initializer.
 _worker_engines: Engines | None = None
+# Whether this worker is speaking a row, and whether it has been told to stop.
+_speaking = False
+_stopping = False
 
 
 def _init_worker(threads: int) -> None:
@@ -490,12 +493,25 @@ def _init_worker(threads: int) -> None:
 
 
 def _stop_worker(signum: int, frame: Any) -> None:
-    raise SystemExit(128 + signum)
+    """Ends the row under way. A worker between rows is left to read the pool's own stop
+    message: interrupting its read of the shared queue would leave half a message there for
+    the next worker, which then fails with a traceback."""
+    global _stopping
+    _stopping = True
+    if _speaking:
+        raise SystemExit(128 + signum)
 
 
 def _worker_speak(row: Row, folder: str) -> dict[str, Any]:
+    global _speaking
     assert _worker_engines is not None
-    return speak_row(_worker_engines, row, folder)
+    if _stopping:  # a row queued before the stop: not begun, so the parent records it as lost
+        raise SystemExit(143)
+    _speaking = True
+    try:
+        return speak_row(_worker_engines, row, folder)
+    finally:
+        _speaking = False
 
 
 def _run_in_processes(rows: list[Row], folder: Path, jobs: int, threads: int | None, finished: Callable[[dict[str, Any]], None]) -> None:
