@@ -245,6 +245,19 @@ def test_a_full_disk_stops_the_batch_with_one_error_and_a_consistent_manifest(tm
     assert {e["file"] for e in index(out)} == {p.name for p in out.iterdir() if p.name != INDEX}
 
 
+def children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (Linux)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
 def vocalize_cmd():
     import shutil
     import sys
@@ -265,16 +278,22 @@ def test_resume_after_a_kill_speaks_no_row_twice(tmp_path):
     manifest = write_jsonl(tmp_path / "m.jsonl", [{"id": f"r{i}", "text": f"Row {i}."} for i in range(5)])
     out = tmp_path / "out"
     env = {**os.environ, "VOCALIZE_SERVER": "off"}
-    proc = subprocess.Popen([*vocalize_cmd(), "batch", str(manifest), "-o", str(out)], env=env, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([*vocalize_cmd(), "batch", str(manifest), "-o", str(out), "--jobs", "2"], env=env, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 900
     while time.monotonic() < deadline and proc.poll() is None:
         if (out / INDEX).exists() and len((out / INDEX).read_text().splitlines()) >= 2:
             break
         time.sleep(0.05)
+    workers = children(proc.pid)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     done = [e["id"] for e in index(out)]
     assert 2 <= len(done) < 5
+    assert workers
+    deadline = time.monotonic() + 30  # a worker whose batch was killed does not linger
+    while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in workers):
+        time.sleep(0.1)
+    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]
     stamps = {p.name: p.stat().st_mtime_ns for p in out.glob("*.wav")}
     assert set(stamps) >= {f"{i}.wav" for i in done}
     result = subprocess.run([*vocalize_cmd(), "batch", str(manifest), "-o", str(out)], env=env, capture_output=True, timeout=900)

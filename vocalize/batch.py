@@ -28,6 +28,7 @@ import io
 import json
 import os
 import re
+import signal
 import time
 import unicodedata
 from dataclasses import dataclass
@@ -476,42 +477,64 @@ def worker_threads(jobs: int, threads: int | None) -> int:
 
 # One engine cache per worker process, made by the pool's initializer.
 _worker_engines: Engines | None = None
-# Whether this worker is speaking a row, and whether it has been told to stop.
+# Whether this worker is speaking a row, has been told to stop, and is to exit after it.
 _speaking = False
 _stopping = False
+_ending = False
 
 
 def _init_worker(threads: int) -> None:
-    """A worker leaves Ctrl-C to the parent, which stops it with SIGTERM: that ends the row
-    under way like an error, so its temporary file is removed."""
+    """A worker leaves Ctrl-C to the parent, which stops its pool with SIGUSR1; SIGTERM (a
+    kill, or the parent gone) ends the worker. Either way the row under way ends like an
+    error, so its temporary file is removed."""
     global _worker_engines
-    import signal
+    import threading
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, _stop_worker)
+    signal.signal(signal.SIGUSR1, _stop_worker)
+    signal.signal(signal.SIGTERM, _end_worker)
+    threading.Thread(target=_watch_parent, args=(os.getppid(),), name="vocalize-parent-watch", daemon=True).start()
     _worker_engines = Engines(threads)
 
 
 def _stop_worker(signum: int, frame: Any) -> None:
-    """Ends the row under way. A worker between rows is left to read the pool's own stop
-    message: interrupting its read of the shared queue would leave half a message there for
-    the next worker, which then fails with a traceback."""
+    """The parent stops its pool (Ctrl-C, an error): the row under way ends. A worker between
+    rows begins no other and exits at the pool's own stop message; interrupting its read of
+    the shared queue would leave half a message there for the next worker, which then fails
+    with a traceback."""
     global _stopping
     _stopping = True
     if _speaking:
         raise SystemExit(128 + signum)
 
 
+def _end_worker(signum: int, frame: Any) -> None:
+    global _ending
+    _ending = True
+    _stop_worker(signum, frame)
+    os._exit(128 + signum)
+
+
+def _watch_parent(parent: int) -> None:
+    """Ends this worker when the batch's process is gone (killed, out of memory), so that no
+    worker lingers holding a model."""
+    while os.getppid() == parent:
+        time.sleep(1)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
 def _worker_speak(row: Row, folder: str) -> dict[str, Any]:
     global _speaking
     assert _worker_engines is not None
     if _stopping:  # a row queued before the stop: not begun, so the parent records it as lost
-        raise SystemExit(143)
+        raise SystemExit(128 + signal.SIGUSR1)
     _speaking = True
     try:
         return speak_row(_worker_engines, row, folder)
     finally:
         _speaking = False
+        if _ending:
+            os._exit(128 + signal.SIGTERM)
 
 
 def _run_in_processes(rows: list[Row], folder: Path, jobs: int, threads: int | None, finished: Callable[[dict[str, Any]], None]) -> None:
@@ -591,7 +614,7 @@ def _stop_workers(pool: Any) -> None:
     processes = [p for p in list((getattr(pool, "_processes", None) or {}).values()) if p.is_alive()]
     for process in processes:
         with contextlib.suppress(OSError):
-            process.terminate()
+            os.kill(process.pid, signal.SIGUSR1)
     pool.shutdown(wait=False, cancel_futures=True)
     for process in processes:
         process.join(10)
