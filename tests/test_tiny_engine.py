@@ -373,6 +373,38 @@ def test_speak_model_tiny_loads_nothing_else(tmp_path):
         assert len(read_wav(out)) > 12000
 
 
+GIVES_BACK = r"""
+import json, sys
+import vocalize
+
+def rss():
+    status = dict(line.split(":", 1) for line in open("/proc/self/status"))
+    return int(status["VmRSS"].split()[0]) / 1024
+
+engine = vocalize.Engine(model="tiny", seed=1)
+engine.synthesize("Hello, world!")
+before = rss()
+audio = engine.synthesize(sys.argv[1])
+print(json.dumps({"before": before, "after": rss(), "audio_mb": audio.samples.nbytes / 2**20}))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
+def test_the_tiny_tier_gives_back_a_long_chunks_memory():
+    """After a long text, the process holds little more than the audio it returned: the
+    model's arena and the vocoder's buffers for its longest chunk are given back (before,
+    about 70 MB stayed)."""
+    import subprocess
+
+    text = " ".join(["The quiet river carried the small boat past the old mill, under the bridge and out toward the wide grey sea."] * 2)
+    text = f"{text} {text.replace('.', ';')}. Then it stopped."
+    result = subprocess.run([sys.executable, "-c", GIVES_BACK, text], capture_output=True, timeout=240)
+    assert result.returncode == 0, result.stderr.decode()
+    report = json.loads(result.stdout.decode().strip().splitlines()[-1])
+    assert report["audio_mb"] > 1.0, report  # a long chunk was spoken
+    assert report["after"] - report["before"] - report["audio_mb"] < 25, report
+
+
 def test_voices_and_info_list_the_tiny_voices_with_their_tier():
     result = run_cli("voices")
     assert result.returncode == 0, result.stderr

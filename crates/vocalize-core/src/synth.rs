@@ -46,6 +46,12 @@ pub trait Render: Send + Sync + 'static {
     /// The audio of `chunk`, the `index`-th of its stream: speech trimmed of silence and
     /// faded at both ends, then the chunk's pause. `run` terminates the inference midway.
     fn render(&self, chunk: &ChunkRequest, index: usize, run: Option<&RunOptions>) -> Result<ChunkAudio>;
+
+    /// The run options of a new stream, given to each of its inferences: what cancels them
+    /// (`None` if ONNX Runtime could not make them: inferences then finish).
+    fn run_options(&self) -> Option<RunOptions> {
+        RunOptions::new().ok()
+    }
 }
 
 impl Render for Model {
@@ -86,7 +92,7 @@ impl<M: Render> Synthesizer<M> {
     pub fn open(&self) -> ChunkStream {
         let (audio, rx) = mpsc::channel(AHEAD);
         let (input, pending) = mpsc::unbounded_channel::<ChunkRequest>();
-        let control = Control::new();
+        let control = Control::new(self.model.run_options());
         let scheduled = schedule(Arc::clone(&self.model), pending, audio, Arc::clone(&control), tracing::Span::current());
         self.runtime.spawn(scheduled);
         ChunkStream { rx, input: Some(input), control, runtime: self.runtime.clone() }
@@ -172,11 +178,11 @@ pub(crate) struct Control {
 }
 
 impl Control {
-    fn new() -> Arc<Self> {
+    fn new(run: Option<RunOptions>) -> Arc<Self> {
         let control = Arc::new(Self {
             cancelled: AtomicBool::new(false),
             closed: AtomicBool::new(false),
-            run: RunOptions::new().ok(),
+            run,
             working: Mutex::new(0),
             idle: Condvar::new(),
             stopped: tokio::sync::Notify::new(),

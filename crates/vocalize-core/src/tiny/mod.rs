@@ -46,8 +46,14 @@ pub struct TinyModel {
 impl TinyModel {
     /// Loads `path` into `sessions` sessions of `env`, built as Kokoro's are (threads,
     /// provider, cached optimized graph). The tiny model is never split.
+    ///
+    /// From then on the process gives large blocks back to the system once they are freed
+    /// (see [`free_large_blocks_at_once`]), and each inference gives back the arena memory it
+    /// no longer uses (see [`run_options`]): the tiny tier is for small machines, and its
+    /// peak memory is then about that of the chunk under way, not of every chunk so far.
     pub fn load(env: &Environment, path: &Path, options: ModelOptions, sessions: usize) -> Result<Self> {
         let _span = tracing::info_span!("load_tiny_model", sessions).entered();
+        free_large_blocks_at_once();
         if options.split.is_some() {
             return Err(CoreError::InvalidInput("the tiny model cannot be split".into()));
         }
@@ -90,6 +96,14 @@ impl TinyModel {
         padded.extend_from_slice(ids);
         padded.push(0);
         let speed = [speed];
+        let own;
+        let run = match run {
+            Some(run) => Some(run),
+            None => {
+                own = run_options();
+                own.as_ref()
+            }
+        };
         let mut session = self.sessions.acquire_with(priority);
         let _span = tracing::info_span!("tiny_inference", tokens = ids.len()).entered();
         let inputs = ort::inputs![
@@ -135,6 +149,10 @@ impl TinyVoice {
 }
 
 impl Render for TinyVoice {
+    fn run_options(&self) -> Option<RunOptions> {
+        run_options()
+    }
+
     fn render(&self, chunk: &ChunkRequest, index: usize, run: Option<&RunOptions>) -> Result<ChunkAudio> {
         let pause = audio::silence(chunk.pause_after);
         if chunk.tokens.is_empty() {
@@ -161,6 +179,31 @@ pub fn chunk_seed(seed: u64, index: usize) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
+}
+
+/// Run options under which the CPU arena gives back, at the end of each inference, the
+/// regions it no longer uses: its largest request stays in the process otherwise.
+fn run_options() -> Option<RunOptions> {
+    let mut run = RunOptions::new().ok()?;
+    if let Err(e) = run.set("memory.enable_memory_arena_shrinkage", "cpu:0") {
+        tracing::warn!("the tiny model's arena will not shrink: {e}");
+    }
+    Some(run)
+}
+
+/// Makes the C allocator serve blocks of 128 KiB and more by mapping them, and unmap them
+/// when freed, instead of keeping freed memory for later (glibc raises that threshold as
+/// large blocks are freed, up to 32 MiB, so by default a chunk's buffers stay in the
+/// process after it). Process-wide, once.
+fn free_large_blocks_at_once() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        // SAFETY: mallopt only sets a parameter of the allocator; it is safe at any time.
+        ONCE.call_once(|| unsafe {
+            libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+        });
+    }
 }
 
 /// Checks the session has the tiny model's inputs and outputs.
