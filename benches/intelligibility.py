@@ -19,6 +19,10 @@ CTranslate2 layout, shipped in two parts that are joined once into the vocalize 
     python benches/intelligibility.py --phonemes-from espeak   # vocalize's engine, espeak-ng's phonemes
     python benches/intelligibility.py --rescore run.json       # an earlier --json run's table again
     python benches/intelligibility.py --model tiny --no-peer --sets plain   # the tiny model (voice heart)
+    python benches/intelligibility.py --model tiny --peer hibari --sets realworld   # beside hibari's own pipeline
+
+`--peer hibari` puts hibari's own pipeline (its frontend, the same tiny model and voice) in the
+peer's column instead of kokoro-onnx: the two frontends compared on one model.
 
 A set may carry `<set>.spoken.txt`, each line the spoken form of the same line of `<set>.txt`
 ("Jan. 5th" read "January fifth"): a transcript is scored against the closer of the two.
@@ -89,14 +93,25 @@ def words(text: str, normalize) -> list[str]:
     """The words Whisper's English normalizer makes of a text. The normalizer drops whatever is
     in brackets or parentheses (Whisper's marks for noises); in a written sentence that is
     spoken text, so brackets become commas first. Applied alike to references and transcripts."""
-    text = normalize(re.sub(r"[()\[\]]", ",", text))
+    text = re.sub(r"[()\[\]]", ",", text)
+    # A range between two numbers, "80-85" (Whisper writes "eighty to eighty-five" so), is
+    # the same words as "80 to 85"; a phone number's groups ("555-0199", "415-555-0132")
+    # are not a range.
+    text = _RANGE.sub(lambda m: m.group() if (len(m[1]), len(m[2])) == (3, 4) else f"{m[1]} to {m[2]}", text)
+    text = normalize(text)
     # The normalizer keeps "9am" as "9 am" but makes "9 a.m." "9 a m", and "2:15" "2 15" but
     # "2.15" stays: one spelling each, on both sides.
     text = re.sub(r"\b([ap]) m\b", r"\1m", text)
     text = re.sub(r"(?<=\d)[:.](?=\d)", " ", text)
+    # Letters said one by one are one word however they are written ("U.K.", "UK").
+    text = _SPELLED.sub(lambda m: m.group().replace(" ", ""), text)
     # Abbreviations a listener hears as the words they stand for, whichever way the
     # transcript writes them.
     return [w for word in text.split() for w in _SAME_WORDS.get(word, (word,))]
+
+
+_RANGE = re.compile(r"(?<![\d-])(\d+)-(\d+)(?![\d-])")
+_SPELLED = re.compile(r"\b[a-z](?: [a-z]\b)+")
 
 
 _SAME_WORDS = {"vs": ("versus",), "etc": ("et", "cetera"), "approx": ("approximately",)}
@@ -174,8 +189,9 @@ def main() -> None:
     parser.add_argument("--sets", default=",".join(SETS), help=f"comma-separated sets of benches/texts/ ({', '.join(SETS)})")
     parser.add_argument("--sentences", type=Path, help="a file of one text a line, instead of the sets")
     parser.add_argument("--limit", type=int, help="the first N texts of each set only")
+    parser.add_argument("--peer", choices=["kokoro-onnx", "hibari"], default="kokoro-onnx", help="the engine beside vocalize: kokoro-onnx (espeak-ng G2P, Kokoro) or hibari's own pipeline (its G2P, the tiny model; with --model tiny)")
     parser.add_argument("--no-peer", action="store_true", help="vocalize only (faster; for work in progress)")
-    parser.add_argument("--peer-only", action="store_true", help="kokoro-onnx only (its rows for a later --reuse)")
+    parser.add_argument("--peer-only", action="store_true", help="the peer only (its rows for a later --reuse)")
     parser.add_argument("--no-dnsmos", action="store_true", help="skip the audio-quality column")
     parser.add_argument("--voice-lang", help="read English for a voice of this language (a, b, j, ...): how vocalize writes phonemes for it")
     parser.add_argument("--phonemes-from", choices=["espeak"], help="feed vocalize's engine another G2P's phonemes")
@@ -213,17 +229,24 @@ def main() -> None:
     engine = vocalize.Engine(voice=voice, voice_lang=args.voice_lang, model=args.model)
     engine.warm_up()
     engines = {"vocalize": lambda text: engine.synthesize(text).samples}
+    if args.peer == "hibari" and not tiny:
+        raise SystemExit("--peer hibari runs hibari's tiny model: give --model tiny too")
     peer = None
-    if not args.no_peer or args.phonemes_from:
+    if args.peer == "kokoro-onnx" and not args.no_peer or args.phonemes_from:
         from kokoro_onnx import Kokoro
 
         peer = Kokoro(str(models.default_model()), str(voice_store.default_voices_path()))
     if args.phonemes_from:
         phonemize = peer.tokenizer.phonemize
         engines["vocalize"] = lambda text: engine.synthesize(phonemes=phonemize(text, "en-us")).samples
+    if args.peer == "hibari" and not args.no_peer:
+        from hibari import Hibari
+
+        hibari = Hibari(voice=voice, threads=1)
+        engines["hibari"] = lambda text: hibari(text, seed=0)
     if args.peer_only:
         del engines["vocalize"]
-    if not args.no_peer:
+    if not args.no_peer and args.peer == "kokoro-onnx":
         peer_voice = models.DEFAULT_VOICE if tiny and not args.voice else voice
         engines["kokoro-onnx"] = lambda text: peer.create(text, voice=peer_voice, speed=1.0, lang="en-us")[0]
     listener = Listener()
@@ -268,12 +291,13 @@ def main() -> None:
 def report(record: list[dict], spoken: dict[str, dict[str, str]], words, voice: str, label: str = "vocalize") -> dict:
     """Print both engines' word error rates per set, against the closer of the written and
     spoken forms and against the written text alone; return the totals."""
+    peer = "hibari" if any("hibari" in row for row in record) else "kokoro-onnx"
     tallies: dict[tuple[str, str, str], Tally] = {}
     for row in record:
         set_name, text = row["set"], row["text"]
         written = words(text)
         refs = [written] + ([words(spoken[set_name][text])] if text in spoken.get(set_name, {}) else [])
-        for name in ("vocalize", "kokoro-onnx"):
+        for name in ("vocalize", peer):
             if name not in row:
                 continue
             heard, mos = words(row[name]["heard"]), row[name].get("dnsmos")
@@ -284,11 +308,11 @@ def report(record: list[dict], spoken: dict[str, dict[str, str]], words, voice: 
 
     print(f"\nvoice {voice}; Whisper base, Whisper's English normalizer on both sides")
     print("WER against the closer of the written text and its spoken form (written text alone in brackets)")
-    print(f"{'set':12s} {'texts':>5s}  {label + ' WER':>30s}  {'kokoro-onnx WER':>24s}  {'ratio':>5s}  {'DNSMOS P.808 / OVRL':>23s}")
+    print(f"{'set':12s} {'texts':>5s}  {label + ' WER':>30s}  {peer + ' WER':>24s}  {'ratio':>5s}  {'DNSMOS P.808 / OVRL':>23s}")
     totals = {}
     for set_name in dict.fromkeys(row["set"] for row in record):
         texts = sum(row["set"] == set_name for row in record)
-        mine, theirs = (tallies.get((set_name, name, "best")) for name in ("vocalize", "kokoro-onnx"))
+        mine, theirs = (tallies.get((set_name, name, "best")) for name in ("vocalize", peer))
 
         def cell(name: str) -> str:
             best, written = tallies.get((set_name, name, "best")), tallies.get((set_name, name, "written"))
@@ -296,7 +320,7 @@ def report(record: list[dict], spoken: dict[str, dict[str, str]], words, voice: 
 
         ratio = f"{mine.wer / theirs.wer:.2f}" if mine and theirs and theirs.wer else "-"
         mos = " vs ".join(f"{t.mos_mean(0):.2f}/{t.mos_mean(1):.2f}" for t in (mine, theirs) if t)
-        print(f"{set_name:12s} {texts:5d}  {cell('vocalize'):>30s}  {cell('kokoro-onnx'):>24s}  {ratio:>5s}  {mos:>23s}")
+        print(f"{set_name:12s} {texts:5d}  {cell('vocalize'):>30s}  {cell(peer):>24s}  {ratio:>5s}  {mos:>23s}")
         totals[set_name] = {
             f"{name} ({kind})": {"wer": t.wer, "errors": t.errors, "words": t.words, "p808": t.mos_mean(0), "ovrl": t.mos_mean(1), "seconds": t.seconds}
             for (s, name, kind), t in tallies.items()
