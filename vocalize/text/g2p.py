@@ -76,12 +76,13 @@ def hibari_g2p_module() -> Any:
 
 _PRIVATE_HIBARI = "vocalize._hibari"
 # Bumped whenever the layout of the cached G2P data changes.
-_CACHE_FORMAT = 2
+_CACHE_FORMAT = 3
 
 
 class _LazyBuckets:
     """A read-only ``{str: value}`` whose entries sit in marshalled buckets by key hash,
-    each unpacked on its first lookup (hibari's lexicon ``Dict`` only calls ``get``)."""
+    each unpacked on its first lookup (hibari's lexicon ``Dict`` and its tagger's weight
+    table only call ``get``)."""
 
     BUCKETS = 512
 
@@ -90,12 +91,12 @@ class _LazyBuckets:
         self._open: list[dict[str, Any] | None] = [None] * len(packed)
 
     @classmethod
-    def pack(cls, table: dict[str, Any]) -> list[bytes]:
+    def pack(cls, table: dict[str, Any], count: int = BUCKETS) -> list[bytes]:
         import marshal
 
-        buckets: list[dict[str, Any]] = [{} for _ in range(cls.BUCKETS)]
+        buckets: list[dict[str, Any]] = [{} for _ in range(count)]
         for key, value in table.items():
-            buckets[zlib.crc32(key.encode()) % cls.BUCKETS][key] = value
+            buckets[zlib.crc32(key.encode()) % count][key] = value
         return [marshal.dumps(b) for b in buckets]
 
     def get(self, key: str, default: Any = None) -> Any:
@@ -109,21 +110,6 @@ class _LazyBuckets:
 
     def __contains__(self, key: str) -> bool:
         return self.get(key) is not None
-
-
-class _LazyRows(dict):  # type: ignore[type-arg]
-    """Tagger weight rows kept marshalled until first read (hibari's tagger only calls ``get``)."""
-
-    def get(self, key: Any, default: Any = None) -> Any:
-        row = dict.get(self, key)
-        if row is None:
-            return default
-        if type(row) is bytes:
-            import marshal
-
-            row = marshal.loads(row)
-            self[key] = row
-        return row
 
 
 def _build_g2p(british: bool) -> "G2P":
@@ -153,17 +139,17 @@ def _build_g2p(british: bool) -> "G2P":
         data = marshal.loads(cached.read_bytes())
         if not isinstance(data, dict) or set(data) != set(names) or not all(
             isinstance(data[name], list) for name in names[:2]
-        ):
+        ) or not isinstance(data[names[3]], dict) or not isinstance(data[names[3]].get("weights"), list):
             data = None
     except (OSError, ValueError, EOFError, TypeError):
         data = None
     if data is None:
         data = {name: hibari_g2p._load_json(name) for name in names}
         # Most of the load time goes to building 250,000 small objects a sentence barely
-        # touches: the tagger's weight rows stay marshalled until first read, the lexicons
-        # are split into marshalled buckets by key.
+        # touches: the lexicons and the tagger's 80,000 weight rows are split into
+        # marshalled buckets by key, each unpacked on first lookup.
         tagger = dict(data["tagger.json.gz"])
-        tagger["weights"] = {f: marshal.dumps(row) for f, row in tagger["weights"].items()}
+        tagger["weights"] = _LazyBuckets.pack(tagger["weights"], 4096)
         data["tagger.json.gz"] = tagger
         for name in names[:2]:
             data[name] = _LazyBuckets.pack(data[name])
@@ -175,7 +161,7 @@ def _build_g2p(british: bool) -> "G2P":
                     stale.unlink(missing_ok=True)
         except OSError:
             log.debug("cannot cache the G2P data in %s", cached, exc_info=True)
-    data["tagger.json.gz"] = {**data["tagger.json.gz"], "weights": _LazyRows(data["tagger.json.gz"]["weights"])}
+    data["tagger.json.gz"] = {**data["tagger.json.gz"], "weights": _LazyBuckets(data["tagger.json.gz"]["weights"])}
     for name in names[:2]:
         data[name] = _LazyBuckets(data[name])
     original = hibari_g2p._load_json
