@@ -175,10 +175,15 @@ def engine_rows(runs: int, model: Path) -> None:
     print(f"{f'paragraph ({ours_s:.1f} s of audio)':34} {a:8.1f}x  {b:8.1f}x  {a / b:17.2f}x  real time")
 
 
+# An installed package's modules are compiled to bytecode at install (pip does so); with
+# PYTHONDONTWRITEBYTECODE set, a source checkout would compile every module at every start.
+INSTALLED = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def new_process(cmd: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one new process."""
+    """Wall seconds and peak RSS (MB) of one new process, with bytecode as installed."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=INSTALLED)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     if status != 0:
@@ -198,8 +203,8 @@ def cold_rows(runs: int) -> None:
     exe = str(beside) if beside.exists() else shutil.which("vocalize") or "vocalize"
     out = Path(tempfile.mkdtemp()) / "hello.wav"
     speak = [exe, "speak", HELLO, "-o", str(out), "--no-server"]
-    jobs = {"tiny": [*speak, "--model", "tiny"], "kokoro": speak}
-    for cmd in jobs.values():  # page cache, optimized graphs
+    jobs = {"tiny": [*speak, "--model", "tiny"], "kokoro": speak, "python": [sys.executable, "-c", "pass"]}
+    for cmd in jobs.values():  # page cache, optimized graphs, bytecode
         new_process(cmd)
     walls: dict[str, list[float]] = {name: [] for name in jobs}
     for _ in range(runs):
@@ -208,6 +213,7 @@ def cold_rows(runs: int) -> None:
     a, b = statistics.median(walls["tiny"]), statistics.median(walls["kokoro"])
     print(f"\n{f'cold speak {HELLO!r} -o, {runs} runs':34} {'tiny':>10} {'kokoro':>10} {'kokoro / tiny':>18}")
     print(f"{'wall, new process':34} {a:9.3f}s {b:9.3f}s {b / a:17.2f}x")
+    print(f"{'of which the interpreter starting':34} {statistics.median(walls['python']):9.3f}s   (python -c pass)")
     # Measured by the child itself (see CHILD): a child's rusage also counts the pages this
     # large parent had when it forked.
     rss = {

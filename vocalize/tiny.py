@@ -188,14 +188,15 @@ class TinyEngine(Engine):
         self.provider = "cpu"
         self._voices_path = None
         self.voice_lang = None
+        self.voice = self._check_voice(voice or DEFAULT_VOICE)
+        self._siblings: dict[str, TinyEngine] = {}
+        self._siblings_lock = threading.Lock()
+        # Started before the frontend is built, which it overlaps (as Kokoro's Engine does).
+        self._preloaded = self._model_in_background() if preload else None
         frontend = _frontend(lang, g2p)
         if frontend.japanese:
             raise InputError("the tiny model speaks English only: use --lang en-us or en-gb (or the Kokoro model for Japanese)")
         self.lang = frontend.lang
-        self.voice = self._check_voice(voice or DEFAULT_VOICE)
-        self._siblings: dict[str, TinyEngine] = {}
-        self._siblings_lock = threading.Lock()
-        self._preloaded = self._model_in_background() if preload else None
 
     @property
     def voices(self) -> list[str]:

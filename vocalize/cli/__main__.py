@@ -1,5 +1,5 @@
 """``python -m vocalize.cli``: the ``vocalize`` command."""
 
-from . import main
+from . import run
 
-main()
+run()

@@ -24,8 +24,11 @@ const SIGNAL_CHECK: Duration = Duration::from_millis(50);
 
 /// Loads ONNX Runtime from `library` (once per process) and returns the path in use.
 #[pyfunction]
-fn init(library: &str) -> PyResult<String> {
-    state::environment(library).map(|(_, path)| path.display().to_string())
+fn init(py: Python<'_>, library: &str) -> PyResult<String> {
+    // Without the GIL: loading the library and starting its environment takes tens of
+    // milliseconds, which a model loading on another thread overlaps with the text frontend.
+    let (_, path) = without_gil(py, || state::environment(library))?;
+    Ok(path.display().to_string())
 }
 
 /// Loads a Kokoro model, or returns the one already loaded with the same settings.
