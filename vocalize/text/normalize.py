@@ -21,18 +21,35 @@ __all__ = ["PARAGRAPH_BREAK", "normalize", "normalize_paragraph"]
 
 PARAGRAPH_BREAK = "\n\n"
 
+
+class _Lazy:
+    """A regular expression compiled on its first use. Most of this module's patterns are
+    for numbers, addresses and abbreviations, which most sentences do not have: compiling
+    them all at import took 20 ms of a new process's start."""
+
+    __slots__ = ("_args", "_pattern")
+
+    def __init__(self, pattern: str, flags: int = 0) -> None:
+        self._args = (pattern, flags)
+        self._pattern: re.Pattern[str] | None = None
+
+    def __getattr__(self, name: str):  # search, sub, split ... of the compiled pattern
+        if self._pattern is None:
+            self._pattern = re.compile(*self._args)
+        return getattr(self._pattern, name)
+
 # -- markup kept verbatim ----------------------------------------------------------------------
 # Inline pronunciations "[word](/phonemes/)", pauses "[pause:0.5s]" and SSML "<break .../>" go to
 # the G2P/markup layer untouched: each is swapped for a private-use placeholder character while
 # the text around it is normalized, then put back.
-_MARKUP = re.compile(
+_MARKUP = _Lazy(
     r"\[[^\[\]\n]+\]\(/[^()\n]*/\)"
     r"|\[pause\s*:[^\[\]\n]*\]"
     r"|<break\b[^<>]*>(?:\s*</break>)?",
     re.IGNORECASE,
 )
 _PUA_FIRST, _PUA_LAST = 0xE000, 0xF8FF
-_PUA = re.compile("[\ue000-\uf8ff]")
+_PUA = _Lazy("[\ue000-\uf8ff]")
 
 # -- characters --------------------------------------------------------------------------------
 # Characters the G2P reads itself ("½" -> "one half", "²" -> "squared") but NFKC would flatten.
@@ -60,36 +77,36 @@ _DROP_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Mn", "Me"})
 # Categories replaced by a space so the words around them stay apart: emoji and other symbols.
 _SPACE_CATEGORIES = frozenset({"So", "Sk", "Zs", "Zl", "Zp"})
 
-_NON_ASCII_OR_CONTROL = re.compile(r"[^\x20-\x7e\n]")
-_PARAGRAPHS = re.compile(r"\n[ ]*\n\s*")
+_NON_ASCII_OR_CONTROL = _Lazy(r"[^\x20-\x7e\n]")
+_PARAGRAPHS = _Lazy(r"\n[ ]*\n\s*")
 # A markdown heading or bullet line: its marker is dropped and it becomes a paragraph of its own.
-_BLOCK_LINE = re.compile(r"^[ ]*(?:#{1,6}|[-*•+])[ ]+(?=\S)(.*)$", re.M)
-_RULE_LINE = re.compile(r"^[ ]*([-*_=])(?:[ ]*\1){2,}[ ]*$", re.M)  # "---": a paragraph break
-_SPACES = re.compile(r"\s+")
-_SPACE_BEFORE_PUNCT = re.compile(r" +(?=[,.;:!?](?!\d))")
+_BLOCK_LINE = _Lazy(r"^[ ]*(?:#{1,6}|[-*•+])[ ]+(?=\S)(.*)$", re.M)
+_RULE_LINE = _Lazy(r"^[ ]*([-*_=])(?:[ ]*\1){2,}[ ]*$", re.M)  # "---": a paragraph break
+_SPACES = _Lazy(r"\s+")
+_SPACE_BEFORE_PUNCT = _Lazy(r" +(?=[,.;:!?](?!\d))")
 
 # -- addresses ---------------------------------------------------------------------------------
-_URL = re.compile(r"\b(?:(?:https?|ftp)://|www\.)[^\s<>\"]*[^\s<>\".,;:!?)\]'}]", re.I)
-_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}\b")
-_DOMAIN = re.compile(
+_URL = _Lazy(r"\b(?:(?:https?|ftp)://|www\.)[^\s<>\"]*[^\s<>\".,;:!?)\]'}]", re.I)
+_EMAIL = _Lazy(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}\b")
+_DOMAIN = _Lazy(
     r"\b(?:[A-Za-z0-9-]+\.)+(?:com|org|net|edu|gov|io|co|uk|de|fr|info|biz|us|ca|au|tv|ly|ai|dev|app)\b"
     r"(?:/[^\s<>\"]*[^\s<>\".,;:!?)\]'}])?"
 )
-_ADDRESS_PARTS = re.compile(r"([./@:_?=&#~+%-])")
+_ADDRESS_PARTS = _Lazy(r"([./@:_?=&#~+%-])")
 _ADDRESS_WORDS = {
     ".": "dot", "/": "slash", "@": "at", ":": "colon", "_": "underscore", "?": "question mark",
     "=": "equals", "&": "and", "#": "hash", "~": "tilde", "+": "plus", "%": "percent", "-": "dash",
 }
-_SCHEME = re.compile(r"^(?:https?|ftp)://", re.I)
+_SCHEME = _Lazy(r"^(?:https?|ftp)://", re.I)
 
 # -- numbers -----------------------------------------------------------------------------------
 MAX_NUMBER_DIGITS = 15  # longer numbers are read digit by digit (the G2P has no words past this)
-_HAS_DIGIT = re.compile(r"\d")
-_NUMBER = re.compile(r"([$£€¥] ?)?(\d+(?:,\d+)*)")
+_HAS_DIGIT = _Lazy(r"\d")
+_NUMBER = _Lazy(r"([$£€¥] ?)?(\d+(?:,\d+)*)")
 _CURRENCY_PLURAL = {"$": "dollars", "£": "pounds", "€": "euros", "¥": "yen"}
 # Phone numbers: "555-123-4567", "555.123.4567", "(555) 123-4567", "1-800-555-1234", "555-1234",
 # "+1 555 123 4567", "+44 20 7946 0958". Read digit by digit, groups apart.
-_PHONE = re.compile(
+_PHONE = _Lazy(
     r"(?<![\w.\-+/])"
     r"(?:"
     r"\+\d{1,3}(?:[ .\-]\(?\d{1,4}\)?){2,5}"  # international
@@ -99,27 +116,27 @@ _PHONE = re.compile(
     r")"
     r"(?![\w\-]|[.,]\d)"
 )
-_PHONE_GROUPS = re.compile(r"\d+")
+_PHONE_GROUPS = _Lazy(r"\d+")
 _ORD = r"(?:st|nd|rd|th)?"
-_RANGE = re.compile(
+_RANGE = _Lazy(
     rf"(?<![\w.\-])(\d{{1,4}}{_ORD})\s?[-–]\s?(\d{{1,4}}{_ORD})(?![\w\-]|[.,]\d)"
 )
-_BETWEEN_BEFORE = re.compile(r"\b[Bb]etween\s+$")
-_ABOUT = re.compile(r"~\s?(?=\d)")
+_BETWEEN_BEFORE = _Lazy(r"\b[Bb]etween\s+$")
+_ABOUT = _Lazy(r"~\s?(?=\d)")
 # 'v2.0.3', 'V10.1': a version number.
-_VERSION = re.compile(r"(?<![\w.])[vV](\d+(?:\.\d+)+)(?![\w]|\.\d)")
+_VERSION = _Lazy(r"(?<![\w.])[vV](\d+(?:\.\d+)+)(?![\w]|\.\d)")
 # '84" wide': inches (a double quote after a number that does not close a quotation).
-_INCH_MARK = re.compile(r'(?<![\w.\'])(\d+(?:\.\d+)?)"(?=[\s,.;:!?)\-]|$)')
-_THOUSANDS = re.compile(r"(?<![\w.,])(\d{1,3}(?:\.\d+)?)k\b")
+_INCH_MARK = _Lazy(r'(?<![\w.\'])(\d+(?:\.\d+)?)"(?=[\s,.;:!?)\-]|$)')
+_THOUSANDS = _Lazy(r"(?<![\w.,])(\d{1,3}(?:\.\d+)?)k\b")
 # "10M people", "$5bn", "3 tn": scale words the G2P (and its currency rule) then read.
-_SCALE = re.compile(
+_SCALE = _Lazy(
     r"(?<![\w.])(\d+(?:\.\d+)?)(?: ?(bn|mn|mln|tn)(?![\w'])|(M|B)(?= (?!(?:was|has|does|goes|is|as|its|this)\b)(?:[a-z]+s|people|more|of)\b))"
 )
 _SCALE_WORDS = {"bn": "billion", "mn": "million", "mln": "million", "tn": "trillion", "M": "million", "B": "billion"}
 # "100 USD", "12.50 EUR": moved before the number so the G2P's currency reading applies.
-_CODE_AFTER = re.compile(r"(?<![\w.,$£€¥])(\d[\d,]*(?:\.\d+)?) ?(USD|EUR|GBP)\b")
+_CODE_AFTER = _Lazy(r"(?<![\w.,$£€¥])(\d[\d,]*(?:\.\d+)?) ?(USD|EUR|GBP)\b")
 _CODE_SYMBOL = {"USD": "$", "EUR": "€", "GBP": "£"}
-_CODE_WORDS = re.compile(
+_CODE_WORDS = _Lazy(
     r"(?<![\w.,])(\d[\d,]*(?:\.\d+)?) ?(JPY|CNY|RMB|INR|CAD|AUD|CHF)\b|\b(US|C|A|NZ|HK)\$ ?(\d[\d,]*(?:\.\d+)?)"
 )
 _CODE_NAMES = {
@@ -130,27 +147,27 @@ _CODE_NAMES = {
     "NZ": ("New Zealand dollar", "New Zealand dollars"), "HK": ("Hong Kong dollar", "Hong Kong dollars"),
 }
 # Numeric dates d/m/y with "/", "." or "-" (ISO year-first dates are the G2P's).
-_NUMERIC_DATE = re.compile(
+_NUMERIC_DATE = _Lazy(
     r"(?<![\w./\-])(\d{1,2})(?:(/)(\d{1,2})/(\d{4}|\d{2})|([.\-])(\d{1,2})\5(\d{4}))(?![\w/\-]|[.,]\d)"
 )
 # "3.11.7" (a version) -> "3 point 11 point 7"; "192.168.0.1" (an IP address) -> "... dot ...".
-_DOTTED_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+){2,}(?![\w]|\.\d)")
+_DOTTED_NUMBER = _Lazy(r"(?<![\w.])\d+(?:\.\d+){2,}(?![\w]|\.\d)")
 # "6:45pm" is the G2P's; "9am", "9 AM", "11PM" are made "9 a.m." which it reads.
-_AM_PM = re.compile(r"(?<![\w.:])(1[0-2]|0?[1-9]) ?([AaPp])(?:\. ?[Mm]\.?|[Mm]\b)")
-_TWENTY_FOUR_SEVEN = re.compile(r"(?<![\w/.])24/7(?![\w/]|\.\d)")
+_AM_PM = _Lazy(r"(?<![\w.:])(1[0-2]|0?[1-9]) ?([AaPp])(?:\. ?[Mm]\.?|[Mm]\b)")
+_TWENTY_FOUR_SEVEN = _Lazy(r"(?<![\w/.])24/7(?![\w/]|\.\d)")
 # Mixed numbers "2 1/2", "2½" and fractions before a measure word ("9/16 inch").
-_MIXED = re.compile(r"(?<![\w./])(\d+)(?: (\d{1,2})/(\d{1,3})(?![\w/]|[.,]\d)| ?([½¼¾]))")
-_MEASURE_FRACTION = re.compile(
+_MIXED = _Lazy(r"(?<![\w./])(\d+)(?: (\d{1,2})/(\d{1,3})(?![\w/]|[.,]\d)| ?([½¼¾]))")
+_MEASURE_FRACTION = _Lazy(
     r"(?<![\w./])(\d{1,2})/(\d{1,3}) (?=(?:of|inch|inches|in|cup|cups|mile|miles|teaspoons?|tablespoons?|"
     r"tsp|tbsp|pounds?|lbs?|oz|ounces?|ft|feet|foot|yards?|acres?|hours?|gallons?|liters?|litres?)\b)"
 )
 _FRACTION_CHARS = {"½": (1, 2), "¼": (1, 4), "¾": (3, 4)}
 # "3.0", "2.50": the G2P drops trailing zeros ("3.0" -> "three"); they are read here.
-_TRAILING_ZERO = re.compile(r"(?<![\w.,$£€¥\-])(-?\d+)\.(\d*0)(?![\w.,]|[.,]\d)")
+_TRAILING_ZERO = _Lazy(r"(?<![\w.,$£€¥\-])(-?\d+)\.(\d*0)(?![\w.,]|[.,]\d)")
 # ".5" -> "0.5" (the G2P joins " .5" to the word before and loses the point).
-_BARE_DECIMAL = re.compile(r"(?<![\w.,$£€¥])\.(?=\d)")
+_BARE_DECIMAL = _Lazy(r"(?<![\w.,$£€¥])\.(?=\d)")
 # US ZIP codes after a state's two letters ("IL 62704", "MA 02115-1234"): digit by digit.
-_ZIP = re.compile(r"\b([A-Z]{2})(,? )(\d{5})(?=(?:-\d{4})?(?![\w\-]|[.,]\d))")
+_ZIP = _Lazy(r"\b([A-Z]{2})(,? )(\d{5})(?=(?:-\d{4})?(?![\w\-]|[.,]\d))")
 # A state's postal code before a ZIP code ("Denver, CO 80203") is read as its name.
 _STATES = dict(
     pair.split(":")
@@ -165,14 +182,14 @@ _STATES = dict(
     ).replace("_", "~").split()
 )
 # Keyboard keys the G2P would spell out ("Ctrl + S").
-_KEYS = re.compile(r"\b(Ctrl|CTRL|Cmd|CMD|Esc|ESC)\b")
+_KEYS = _Lazy(r"\b(Ctrl|CTRL|Cmd|CMD|Esc|ESC)\b")
 _KEY_WORDS = {"ctrl": "control", "cmd": "command", "esc": "escape"}
 # "007", "02134": digit by digit.
-_LEADING_ZERO = re.compile(r"(?<![\w.,:/\-$£€¥])0\d+(?![\w%]|[.,:/\-]\d)")
+_LEADING_ZERO = _Lazy(r"(?<![\w.,:/\-$£€¥])0\d+(?![\w%]|[.,:/\-]\d)")
 # 4-digit numbers the G2P would read as years ("1234 people" -> "twelve thirty-four").
-_FOUR_DIGITS = re.compile(r"(?<![\w.,:/\-$£€¥#])(\d{4})(?![\w%°:/\-]|[.,]\d)")
-_PREV_WORD = re.compile(r"([A-Za-z]+)\W*$")
-_NEXT_WORD = re.compile(r"\s*([A-Za-z]+)")
+_FOUR_DIGITS = _Lazy(r"(?<![\w.,:/\-$£€¥#])(\d{4})(?![\w%°:/\-]|[.,]\d)")
+_PREV_WORD = _Lazy(r"([A-Za-z]+)\W*$")
+_NEXT_WORD = _Lazy(r"\s*([A-Za-z]+)")
 _YEAR_BEFORE = frozenset(
     "in on of since by from until till through circa ca c during before after around year years the"
     " summer winter spring fall autumn early late mid end beginning class vintage born died est founded"
@@ -189,10 +206,10 @@ _COUNT_NOUNS = frozenset(
     " persons times".split()
 )
 # "3x faster" -> "3 times", "1920x1080" -> "1920 by 1080".
-_TIMES = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)[x×](?=\s|$|[,.;:!?)])")
-_BY = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?) ?[x×] ?(?=\d)")
+_TIMES = _Lazy(r"(?<![\w.])(\d+(?:\.\d+)?)[x×](?=\s|$|[,.;:!?)])")
+_BY = _Lazy(r"(?<![\w.])(\d+(?:\.\d+)?) ?[x×] ?(?=\d)")
 # Feet and inches: "6'2\"", "5 ft 10 in".
-_FEET_INCHES = re.compile(
+_FEET_INCHES = _Lazy(
     r"(?<![\w.])(\d+)(?:'(\d{1,2})(?:\"|'')?(?![\w'])| ?(?:ft\.?|feet|foot) ?(\d{1,2}) ?(?:\"|''|in\b\.?|inches\b|inch\b))"
 )
 
@@ -237,15 +254,15 @@ _UNITS: dict[str, tuple[str, str]] = {
     "pct": ("percent", "percent"),
     "bpm": ("beat per minute", "beats per minute"), "rpm": ("revolution per minute", "revolutions per minute"),
 }
-_UNIT = re.compile(
+_UNIT = _Lazy(
     r"(?<![\w.,$£€¥/])(\d{1,2}/\d{1,3}|-?\d[\d,]*(?:\.\d+)?)( ?-? ?)("
     + "|".join(re.escape(u) for u in sorted(_UNITS, key=len, reverse=True))
     + r")(?![\w/²³'])(?:\.(?= [a-z]))?"  # "5 ft. tall": the abbreviation's dot goes
 )
-_MIXED_BEFORE = re.compile(r"\d $")
+_MIXED_BEFORE = _Lazy(r"\d $")
 # "a 10 km run", "the 12 km trail", "a standard 32" doorway": a measure between a determiner
 # (and at most one more word) and a noun describes the noun and keeps its unit singular.
-_DETERMINER_BEFORE = re.compile(
+_DETERMINER_BEFORE = _Lazy(
     r"\b(?:an?|the|this|that|each|every|its|their|our|his|her|my|your|one|another)\s+"
     r"(?:(?!(?:first|last|next|other|final|remaining|few|additional|extra|past|previous|same)\s)[a-z]+\s+)?$",
     re.I,
@@ -260,13 +277,13 @@ _NOT_A_NOUN = frozenset(
 )
 
 # -- words -------------------------------------------------------------------------------------
-_EG = re.compile(r"(?<![\w.])([Ee])\.\s?g\.")
-_IE = re.compile(r"(?<![\w.])([Ii])\.\s?e\.")
-_AKA = re.compile(r"(?<![\w.])a\.k\.a\.", re.I)
-_VERSUS = re.compile(r"(?<=[A-Za-z]) v\. (?=[A-Z])")
-_ETC = re.compile(r"\betc\.(?=[,;:]| [a-z])")
+_EG = _Lazy(r"(?<![\w.])([Ee])\.\s?g\.")
+_IE = _Lazy(r"(?<![\w.])([Ii])\.\s?e\.")
+_AKA = _Lazy(r"(?<![\w.])a\.k\.a\.", re.I)
+_VERSUS = _Lazy(r"(?<=[A-Za-z]) v\. (?=[A-Z])")
+_ETC = _Lazy(r"\betc\.(?=[,;:]| [a-z])")
 # hibari reads a lone "no." as "number" ("I said no."); "No." is not in its table.
-_NO = re.compile(r"(?<![\w.])no\.(?! ?#?\d)")
+_NO = _Lazy(r"(?<![\w.])no\.(?! ?#?\d)")
 # Abbreviations before a number that the sentence splitter would end a sentence at ("Jan. 5").
 _BEFORE_NUMBER_WORDS = {
     "Jan": "January", "Feb": "February", "Mar": "March", "Apr": "April", "Jun": "June", "Jul": "July",
@@ -274,30 +291,30 @@ _BEFORE_NUMBER_WORDS = {
     "Dec": "December", "est": "established", "Est": "Established", "Apt": "Apartment", "Ste": "Suite",
     "Rm": "Room", "Bldg": "Building",
 }
-_BEFORE_NUMBER = re.compile(r"(?<![\w.])(" + "|".join(_BEFORE_NUMBER_WORDS) + r")\. ?(?=\d)")
-_THE_SUN = re.compile(r"\b(the|The) Sun\.")
+_BEFORE_NUMBER = _Lazy(r"(?<![\w.])(" + "|".join(_BEFORE_NUMBER_WORDS) + r")\. ?(?=\d)")
+_THE_SUN = _Lazy(r"\b(the|The) Sun\.")
 # "Main St." / "Baker St" / "Elm Dr." after a capitalized word or a house number: street words.
-_STREET = re.compile(
+_STREET = _Lazy(
     r"(?<![\w.])([A-Z][a-z]+|\d+(?:st|nd|rd|th)?) (St|Dr|Rd|Ave|Blvd|Ln)(\.)?(?![\w'])"
 )
 _STREET_WORDS = {"St": "Street", "Dr": "Drive", "Rd": "Road", "Ave": "Avenue", "Blvd": "Boulevard", "Ln": "Lane"}
-_NEXT_CAPITAL = re.compile(r" ([A-Z][a-z]*)\b")
+_NEXT_CAPITAL = _Lazy(r" ([A-Z][a-z]*)\b")
 # Capitalized words that start sentences more often than they follow "St." in a name.
 _SENTENCE_OPENERS = frozenset(
     "The Then It He She We They I You This That There These Those But And So A An In On At My Our His Her"
     " Its Their Your What When Where Why How If After Before Now Today Yesterday Tomorrow".split()
 )
-_SENTENCE_START = re.compile(r"(?:^|[.!?:;\"(]\s*)$")
-_SHARP = re.compile(r"(?<![\w#])([A-Ga-g])#(?![\w#])")
-_HASHTAG_WORD = re.compile(r"\b([Hh]ashtags?) #(?=\w)")
+_SENTENCE_START = _Lazy(r"(?:^|[.!?:;\"(]\s*)$")
+_SHARP = _Lazy(r"(?<![\w#])([A-Ga-g])#(?![\w#])")
+_HASHTAG_WORD = _Lazy(r"\b([Hh]ashtags?) #(?=\w)")
 
-_DECORATION = re.compile(r"([=*_~#+<>|^])\1{2,}")
-_REPEATED_PUNCT = re.compile(r"([!?.,;:…])\1{3,}")
-_DASH = re.compile(r"\s*-{2,}\s*|\s+-\s+")
+_DECORATION = _Lazy(r"([=*_~#+<>|^])\1{2,}")
+_REPEATED_PUNCT = _Lazy(r"([!?.,;:…])\1{3,}")
+_DASH = _Lazy(r"\s*-{2,}\s*|\s+-\s+")
 
 # Unbroken runs longer than this are checked for being slow or unreadable for the G2P.
-_LONG_RUN = re.compile(r"\S{20,}")
-_RUN_PIECES = re.compile(r"[^\W\d_]+|\d+|[\ue000-\uf8ff]|[^\w\s\ue000-\uf8ff]+|_+")
+_LONG_RUN = _Lazy(r"\S{20,}")
+_RUN_PIECES = _Lazy(r"[^\W\d_]+|\d+|[\ue000-\uf8ff]|[^\w\s\ue000-\uf8ff]+|_+")
 MAX_RUN_PIECES = 16  # hibari's subword search is cubic in the pieces of one unbroken run
 MAX_LETTERS = 40  # longer letter runs are cut (no English word is longer; the OOV net reads 24)
 
