@@ -148,18 +148,19 @@ def first_piece(pieces) -> None:
         close()
 
 
-def engine_rows(runs: int, model: Path) -> None:
-    """Text to audio through the Engine and through hibari's own API, warm, one thread."""
+def engine_rows(runs: int, model: Path, threads: int) -> None:
+    """Text to audio through the Engine and through hibari's own API, warm, on ``threads``."""
     from hibari import Hibari
 
     import vocalize
 
-    engine = vocalize.Engine(model="tiny", threads=1, seed=0)
-    hibari = Hibari(model=str(model), threads=1)
+    engine = vocalize.Engine(model="tiny", threads=threads, seed=0)
+    hibari = Hibari(model=str(model), threads=threads)
     for _ in range(3):
         engine.synthesize(PARAGRAPH)
         hibari(PARAGRAPH, seed=0)
-    print(f"\n{'text to audio, 1 thread':34} {'Engine':>10} {'Hibari':>10} {'Hibari / Engine':>18}")
+    title = f"text to audio, {threads} thread{'s' if threads > 1 else ''}"
+    print(f"\n{title:34} {'Engine':>10} {'Hibari':>10} {'Hibari / Engine':>18}")
     rows = {
         "first audio, paragraph streamed": (lambda: first_piece(engine.stream(PARAGRAPH)), lambda: first_piece(hibari.stream(PARAGRAPH, seed=0))),
         f'"{HELLO}" synthesized': (lambda: engine.synthesize(HELLO), lambda: hibari(HELLO, seed=0)),
@@ -283,7 +284,10 @@ def main() -> None:
         f"{'peak RSS, new process, paragraph':34} {rss['vocalize']:8.0f}MB {rss['hibari']:8.0f}MB"
         f" {rss['hibari'] / rss['vocalize']:17.2f}x"
     )
-    engine_rows(args.runs, model)
+    from vocalize.engine import default_threads
+
+    for threads in sorted({1, default_threads()}):  # one thread, and the Engine's default
+        engine_rows(args.runs, model, threads)
     cold_rows(args.cold_runs)
     print(f"\nload average {os.getloadavg()[0]:.1f} at the end")
 

@@ -25,6 +25,7 @@ from conftest import read_wav, run_cli
 from standins import COMMIT, StandInHub, hub_env
 from vocalize import tiny
 from vocalize.assets import hub, voice_store
+from vocalize.engine import default_threads
 from vocalize.tiny import TinyEngine
 
 TEXT = "The tiny model speaks this sentence. Then it speaks a second one, quickly."
@@ -65,7 +66,9 @@ def hf_cache(tmp_path, monkeypatch):
 
 def test_engine_model_tiny_is_the_tiny_engine(heart):
     assert isinstance(heart, TinyEngine) and isinstance(heart, vocalize.Engine)
-    assert heart.voice == "heart" and heart.threads == 1
+    # Threads default as Kokoro's do: VOCALIZE_THREADS, else the cores, at most 4.
+    assert heart.voice == "heart" and heart.threads == default_threads()
+    assert vocalize.Engine(model="tiny", threads=1).threads == 1
     assert isinstance(vocalize.Engine(None, 1.0, "tiny"), TinyEngine)  # positional too
     assert not isinstance(vocalize.Engine(model="kokoro"), TinyEngine)
     audio = heart.synthesize("Hello, world!")
@@ -429,7 +432,7 @@ def test_bench_model_tiny():
     result = run_cli("bench", "--model", "tiny", "--runs", "1", "--json")
     assert result.returncode == 0, result.stderr
     figures = json.loads(result.stdout)
-    assert figures["model"] == "tiny" and figures["threads"] == 1
+    assert figures["model"] == "tiny" and figures["threads"] == default_threads()
     assert figures["audio_seconds"] > 5 and figures["real_time_factor"] > 0 and figures["first_audio_ms"] > 0
 
 
