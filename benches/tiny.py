@@ -8,8 +8,8 @@ thread, how it splits between the model and the vocoder), and the real-time fact
 whole paragraph on one intra-op thread and on two; then the peak RSS of a new process that
 loads each and synthesizes the paragraph.
 
-Then from text to audio, as users call them: ``Engine(model="tiny")`` (one thread, its
-default) beside ``hibari.Hibari`` (its G2P included in both): the first audio of the
+Then from text to audio, as users call them: ``Engine(model="tiny")`` (on one thread and on
+its default threads) beside ``hibari.Hibari`` (its G2P included in both): the first audio of the
 paragraph streamed, "Hello, world!" synthesized, and the paragraph's real-time factor, warm;
 and new processes: ``vocalize speak --model tiny "Hello, world!" -o`` beside Kokoro's
 ``vocalize speak "Hello, world!" -o`` (both ``--no-server``), and the peak RSS of
