@@ -24,6 +24,11 @@ CTranslate2 layout, shipped in two parts that are joined once into the vocalize 
 `--peer hibari` puts hibari's own pipeline (its frontend, the same tiny model and voice) in the
 peer's column instead of kokoro-onnx: the two frontends compared on one model.
 
+Words that sound the same written two ways count as the same on both sides: a possessive and
+the plural ("neighbor's", "neighbors"), a compound written as one word or two ("sandcastle",
+"sand castle"), "March 14th" and "March 14", an address's "@", "." and "/" and the words "at",
+"dot", "slash"; a range "80-85" and "80 to 85" (a score "3-2" and "24/7" are no range).
+
 A set may carry `<set>.spoken.txt`, each line the spoken form of the same line of `<set>.txt`
 ("Jan. 5th" read "January fifth"): a transcript is scored against the closer of the two.
 """
@@ -94,15 +99,24 @@ def words(text: str, normalize) -> list[str]:
     in brackets or parentheses (Whisper's marks for noises); in a written sentence that is
     spoken text, so brackets become commas first. Applied alike to references and transcripts."""
     text = re.sub(r"[()\[\]]", ",", text)
+    # A possessive sounds as the plural does ("the neighbor's", "the neighbors"); the
+    # normalizer would read its "'s" as "is".
+    text = _POSSESSIVE.sub("s", text)
     # A range between two numbers, "80-85" (Whisper writes "eighty to eighty-five" so), is
     # the same words as "80 to 85"; a phone number's groups ("555-0199", "415-555-0132")
     # are not a range.
-    text = _RANGE.sub(lambda m: m.group() if (len(m[1]), len(m[2])) == (3, 4) else f"{m[1]} to {m[2]}", text)
+    # "24-7" and a score "3-2" do not go up: no range.
+    text = _RANGE.sub(lambda m: f"{m[1]} to {m[2]}" if int(m[1]) < int(m[2]) and (len(m[1]), len(m[2])) != (3, 4) else m.group(), text)
+    # An address is written "help@example.com" and said "help at example dot com"; the
+    # normalizer drops "@", "." and "/" between words.
+    text = _ADDRESS_MARK.sub(lambda m: f" {_ADDRESS_WORDS[m.group()]} ", text)
     text = normalize(text)
     # The normalizer keeps "9am" as "9 am" but makes "9 a.m." "9 a m", and "2:15" "2 15" but
     # "2.15" stays: one spelling each, on both sides.
     text = re.sub(r"\b([ap]) m\b", r"\1m", text)
     text = re.sub(r"(?<=\d)[:.](?=\d)", " ", text)
+    # A date's day is written "March 14" as often as "March 14th" for the same words.
+    text = _MONTH_DAY.sub(r"\1 \2", text)
     # Letters said one by one are one word however they are written ("U.K.", "UK").
     text = _SPELLED.sub(lambda m: m.group().replace(" ", ""), text)
     # Abbreviations a listener hears as the words they stand for, whichever way the
@@ -111,10 +125,34 @@ def words(text: str, normalize) -> list[str]:
 
 
 _RANGE = re.compile(r"(?<![\d-])(\d+)-(\d+)(?![\d-])")
+_POSSESSIVE = re.compile(
+    r"(?<!\b[Ii]t)(?<!\b[Hh]e)(?<!\b[Ss]he)(?<!\b[Tt]hat)(?<!\b[Tt]here)(?<!\b[Hh]ere)(?<!\b[Ww]hat)"
+    r"(?<!\b[Ww]ho)(?<!\b[Ww]here)(?<!\b[Hh]ow)(?<!\b[Ll]et)(?<!\b[Ww]hen)(?<!\b[Ee]veryone)"
+    r"(?<=[A-Za-z])['’]s\b"
+)
+_ADDRESS_MARK = re.compile(r"(?<=\w)@(?=\w)|(?<=[A-Za-z]{2})[./](?=[A-Za-z]{2})")
+_ADDRESS_WORDS = {"@": "at", ".": "dot", "/": "slash"}
 _SPELLED = re.compile(r"\b[a-z](?: [a-z]\b)+")
+_MONTH_DAY = re.compile(
+    r"\b(january|february|march|april|may|june|july|august|september|october|november|december)"
+    r" (\d{1,2})(?:st|nd|rd|th)\b"
+)
 
 
 _SAME_WORDS = {"vs": ("versus",), "etc": ("et", "cetera"), "approx": ("approximately",)}
+
+
+def joined(words: list[str], other: list[str]) -> list[str]:
+    """``words`` with two neighbours made one where ``other`` has them as one word and not
+    apart: "sand castle" and "sandcastle" are the same sounds, written two ways."""
+    one = set(other)
+    out: list[str] = []
+    for word in words:
+        if out and out[-1] + word in one and not (out[-1] in one and word in one):
+            out[-1] += word
+        else:
+            out.append(word)
+    return out
 
 
 def edit_distance(a: list[str], b: list[str]) -> int:
@@ -168,7 +206,9 @@ class Tally:
 
     def add(self, refs: list[list[str]], hyp: list[str], mos: tuple[float, float] | None) -> int:
         """Score against the closest reference: the written text or one of its spoken forms."""
-        errors, words = min((edit_distance(ref, hyp), len(ref)) for ref in refs)
+        errors, words = min(
+            (edit_distance(joined(ref, hyp), joined(hyp, ref)), len(ref)) for ref in refs
+        )
         self.errors += errors
         self.words += words
         if mos is not None:

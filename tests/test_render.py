@@ -26,7 +26,13 @@ IPA = [
     ("ʃi", "ʃiː"),  # a word of one vowel is long
     ("fˈɑðəɹ", "fˈɑːðɚ"),
     ("mˈɑɹkət", "mˈɑːɹkət"),
-    ("ˈɔɹᵊnʤᵻz", "ˈɔɹəndʒᵻz"),  # ɔ before ɹ stays short
+    ("mˈɔɹ", "mˈɔːɹ"),  # ɔ before ɹ is long, as ɑ is
+    ("fɔɹ", "fɔːɹ"),
+    ("stˈɔɹi", "stˈɔːɹi"),
+    ("ˈɔɹᵊnʤᵻz", "ˈɔːɹəndʒᵻz"),
+    ("kˈɜɹəntli", "kˈɜːɹəntli"),  # the ɹ of "currently" starts the next syllable
+    ("ði", "ðɪ"),  # "the" before a vowel
+    ("ðə", "ðə"),
     ("əɹˈWnd", "əɹˈaʊnd"),  # the ɹ of "around" starts the next syllable
     ("ˈæpᵊlz", "ˈæpəlz"),
     ("ʧˈɜɹʧ", "tʃˈɜːtʃ"),
@@ -36,6 +42,23 @@ IPA = [
 @pytest.mark.parametrize("misaki, ipa", IPA)
 def test_misaki_to_ipa(misaki: str, ipa: str) -> None:
     assert to_ipa(misaki) == ipa
+
+
+@pytest.mark.parametrize(
+    "misaki, spelling, ipa",
+    [
+        ("lˈɔst", "lost", "lˈɔst"),  # an ɔ spelled "o" is short
+        ("kˈɔf", "cough", "kˈɔf"),
+        ("ˈɔfᵊn", "Often", "ˈɔfən"),
+        ("lˈɔ", "law", "lˈɔː"),  # spelled otherwise it is long
+        ("θˈɔt", "thought", "θˈɔːt"),
+        ("bɹˈɔd", "broad", "bɹˈɔːd"),
+        ("dˈɔɹ", "door", "dˈɔːɹ"),  # before ɹ it is long whatever the spelling
+        ("lˈɔst", "", "lˈɔːst"),  # no spelling: long
+    ],
+)
+def test_short_o_follows_the_spelling(misaki: str, spelling: str, ipa: str) -> None:
+    assert to_ipa(misaki, spelling=spelling) == ipa
 
 
 def test_ipa_uses_only_the_model_vocabulary() -> None:

@@ -158,8 +158,12 @@ _TWENTY_FOUR_SEVEN = _Lazy(r"(?<![\w/.])24/7(?![\w/]|\.\d)")
 # Mixed numbers "2 1/2", "2½" and fractions before a measure word ("9/16 inch").
 _MIXED = _Lazy(r"(?<![\w./])(\d+)(?: (\d{1,2})/(\d{1,3})(?![\w/]|[.,]\d)| ?([½¼¾]))")
 _MEASURE_FRACTION = _Lazy(
-    r"(?<![\w./])(\d{1,2})/(\d{1,3}) (?=(?:of|inch|inches|in|cup|cups|mile|miles|teaspoons?|tablespoons?|"
+    r"(?<![\w./])(\d{1,2})/(\d{1,3}) (?=(of|inch|inches|in|cup|cups|mile|miles|teaspoons?|tablespoons?|"
     r"tsp|tbsp|pounds?|lbs?|oz|ounces?|ft|feet|foot|yards?|acres?|hours?|gallons?|liters?|litres?)\b)"
+)
+_QUANTITY_AFTER = _Lazy(r"\s+of\b|\s*(?:[,.;:!?)]|$)")
+_SINGULAR_MEASURES = frozenset(
+    "inch cup mile teaspoon tablespoon pound ounce foot yard acre hour gallon liter litre".split()
 )
 _FRACTION_CHARS = {"½": (1, 2), "¼": (1, 4), "¾": (3, 4)}
 # "3.0", "2.50": the G2P drops trailing zeros ("3.0" -> "three"); they are read here.
@@ -407,7 +411,7 @@ def _numbers(text: str) -> str:
     text = _UNIT.sub(_unit, text)
     text = _MIXED.sub(_mixed_number, text)
     if "/" in text:
-        text = _MEASURE_FRACTION.sub(lambda m: _fraction_words(int(m.group(1)), int(m.group(2))) + " ", text)
+        text = _MEASURE_FRACTION.sub(_measure_fraction, text)
     text = _RANGE.sub(_range, text)
     text = _ABOUT.sub("about ", text)
     text = _THOUSANDS.sub(r"\1 thousand", text)
@@ -577,6 +581,19 @@ def _am_pm(m: re.Match[str]) -> str:
     """"9AM" -> "9 a.m." ("9 a.m" before a full stop, which then ends the abbreviation)."""
     dot = "" if m.string[m.end() : m.end() + 1] == "." else "."
     return f"{int(m.group(1))} {m.group(2).lower()}.m{dot}"
+
+
+def _measure_fraction(m: re.Match[str]) -> str:
+    """"3/4 teaspoon of salt" -> "three quarters of a teaspoon of salt" (a plural fraction of
+    one unit, as a quantity: "of" or the clause's end after the unit), but "a 9/16 inch bolt",
+    "9/16 inch bolts" (describing a noun) and "1/2 cup" keep the unit next to the fraction."""
+    a, b = int(m.group(1)), int(m.group(2))
+    words = _fraction_words(a, b)
+    unit = m.group(3)
+    quantity = _QUANTITY_AFTER.match(m.string, m.end() + len(unit))
+    if a > 1 and unit in _SINGULAR_MEASURES and quantity and not _DETERMINER_BEFORE.search(m.string, 0, m.start()):
+        return f"{words} of {'an' if unit[0] in 'aeiou' or unit == 'hour' else 'a'} "
+    return words + " "
 
 
 def _mixed_number(m: re.Match[str]) -> str:

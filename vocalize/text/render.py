@@ -40,6 +40,8 @@ _SPELL_OUT = (
     ("ʧ", "tʃ"),
 )
 _TOKEN = re.compile(r"\S+")
+# Words espeak-ng writes in another weak form: "the" before a vowel is ðɪ, not a long ðiː.
+_WEAK_FORMS = {"ði": "ðɪ"}
 
 
 def alphabet_for(language: str | None) -> str:
@@ -52,40 +54,48 @@ def alphabet_for(language: str | None) -> str:
     return "misaki"
 
 
-def render(phonemes: str, alphabet: str, british: bool = False) -> str:
-    """``phonemes`` (misaki's alphabet) in ``alphabet``."""
+def render(phonemes: str, alphabet: str, british: bool = False, spelling: str = "") -> str:
+    """``phonemes`` (misaki's alphabet) in ``alphabet``; ``spelling`` is the word they read,
+    when they read one."""
     if alphabet == "misaki":
         return phonemes
     if alphabet == "ipa":
-        return to_ipa(phonemes, british)
+        return to_ipa(phonemes, british, spelling)
     raise ValueError(f"unknown phoneme alphabet {alphabet!r}")
 
 
-def to_ipa(phonemes: str, british: bool = False) -> str:
+def to_ipa(phonemes: str, british: bool = False, spelling: str = "") -> str:
     """misaki's English phonemes written as espeak-ng writes them, word by word (vowel length
-    depends on where a word's stress falls)."""
-    return _TOKEN.sub(lambda m: _word_to_ipa(m.group(), british), phonemes)
+    depends on where a word's stress falls; a short ``ɔ`` on the spelling of one word)."""
+    short_o = _SHORT_O.fullmatch(spelling.lower()) is not None and " " not in phonemes.strip()
+    return _TOKEN.sub(lambda m: _word_to_ipa(m.group(), british, short_o), phonemes)
 
 
-def _word_to_ipa(word: str, british: bool) -> str:
+# A word whose ɔ is spelled "o" and so short, as espeak-ng writes it ("lost", "often",
+# "cough"), where misaki's one ɔ is also the long vowel of "law", "thought", "broad", "water".
+_SHORT_O = re.compile(r"(?!.*(?:a|ought))[a-z']*o[a-z']*")
+
+
+def _word_to_ipa(word: str, british: bool, short_o: bool = False) -> str:
     # r-coloured vowels first, while the shorthand still marks the syllables.
     if not british:
-        word = word.replace("ɜɹ", "ɜː")
+        # "ɜɹ" is a long ɜ; its ɹ stays where it starts the next syllable ("currently").
+        word = re.sub(r"ɜɹ(?![ˈˌ]?[aeiouæɐɑɒɔəɚɛɜɪʊʌᵊᵻAIOWYQ])", "ɜː", word).replace("ɜɹ", "ɜːɹ")
         # An unstressed "er" is ɚ, unless its ɹ starts the next syllable ("around": əɹˈWnd).
         word = re.sub(r"əɹ(?![ˈˌ]?[aeiouæɐɑɒɔəɚɛɜɪʊʌᵊᵻAIOWYQ])", "ɚ", word)
     for short, full in _SPELL_OUT:
         word = word.replace(short, full)
-    return _lengthen(word, british)
+    word = _WEAK_FORMS.get(word, word)
+    return _lengthen(word, british, short_o)
 
 
 # Vowels espeak-ng writes long where they carry stress (or are a word's only vowel).
 _LONG = {"i": "iː", "u": "uː", "ɑ": "ɑː", "ɔ": "ɔː"}
 
 
-def _lengthen(word: str, british: bool) -> str:
+def _lengthen(word: str, british: bool, short_o: bool = False) -> str:
     """Marks ``i u ɑ ɔ`` long in a stressed syllable or a word of one vowel, as espeak-ng
-    does (``θɹˈiː``, ``fˈɑːðɚ``, ``ʃiː``; ``sˈɪɾi`` keeps its short final ``i``). ``ɔ``
-    before ``ɹ`` stays short (``ˈɔɹɪndʒ``)."""
+    does (``θɹˈiː``, ``fˈɑːðɚ``, ``ʃiː``, ``fɔːɹ``; ``sˈɪɾi`` keeps its short final ``i``)."""
     nuclei = _nuclei(word)
     if not nuclei:
         return word
@@ -96,10 +106,11 @@ def _lengthen(word: str, british: bool) -> str:
         char = word[start]
         long = _LONG.get(char)
         after = word[start + 1 : start + 2]
-        # Part of a diphthong (ɔɪ), already long, or before ɹ (but "ɑɹ" is long): as it is.
-        if long is None or after in ("ː", "ɪ", "ʊ", "ə") or (after == "ɹ" and char != "ɑ"):
+        # Part of a diphthong (ɔɪ), already long, or before ɹ (but "ɑɹ" and "ɔɹ" are long):
+        # as it is.
+        if long is None or after in ("ː", "ɪ", "ʊ", "ə") or (after == "ɹ" and char not in "ɑɔ"):
             continue
-        if not (stressed or single):
+        if not (stressed or single) or (short_o and char == "ɔ" and after != "ɹ"):
             continue
         out.append(word[last:start])
         out.append(long)
