@@ -33,6 +33,7 @@ IPA = [
     ("kˈɜɹəntli", "kˈɜːɹəntli"),  # the ɹ of "currently" starts the next syllable
     ("ði", "ðɪ"),  # "the" before a vowel
     ("ðə", "ðə"),
+    ("tə", "tʊ"),  # "to" before a consonant
     ("əɹˈWnd", "əɹˈaʊnd"),  # the ɹ of "around" starts the next syllable
     ("ˈæpᵊlz", "ˈæpəlz"),
     ("ʧˈɜɹʧ", "tʃˈɜːtʃ"),

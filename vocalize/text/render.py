@@ -40,8 +40,10 @@ _SPELL_OUT = (
     ("ʧ", "tʃ"),
 )
 _TOKEN = re.compile(r"\S+")
-# Words espeak-ng writes in another weak form: "the" before a vowel is ðɪ, not a long ðiː.
-_WEAK_FORMS = {"ði": "ðɪ"}
+# Weak forms said otherwise to these voices: "the" before a vowel is ðɪ as espeak-ng writes
+# it, not a long ðiː; "to" is tʊ before a consonant too, as the G2P writes it before a vowel
+# (its tə was heard as "the": "drop to minus twelve").
+_WEAK_FORMS = {"ði": "ðɪ", "tə": "tʊ"}
 
 
 def alphabet_for(language: str | None) -> str:
