@@ -24,6 +24,8 @@ _MISAKI_LANGUAGES = frozenset("ab")
 
 _VOWELS = frozenset("aeiouæɐɑɒɔəɚɛɜɪʊʌᵊᵻAIOWYQ")
 _STRESS = "ˈˌ"
+# An ɹ that ends its syllable: no vowel after it (a stress mark may come between).
+_NO_VOWEL_AFTER = f"(?![{_STRESS}]?[{''.join(sorted(_VOWELS))}])"
 
 # Shorthand -> spelled out. Longest first (ᵊl before ᵊ).
 _SPELL_OUT = (
@@ -82,9 +84,9 @@ def _word_to_ipa(word: str, british: bool, short_o: bool = False) -> str:
     # r-coloured vowels first, while the shorthand still marks the syllables.
     if not british:
         # "ɜɹ" is a long ɜ; its ɹ stays where it starts the next syllable ("currently").
-        word = re.sub(r"ɜɹ(?![ˈˌ]?[aeiouæɐɑɒɔəɚɛɜɪʊʌᵊᵻAIOWYQ])", "ɜː", word).replace("ɜɹ", "ɜːɹ")
+        word = re.sub(rf"ɜɹ{_NO_VOWEL_AFTER}", "ɜː", word).replace("ɜɹ", "ɜːɹ")
         # An unstressed "er" is ɚ, unless its ɹ starts the next syllable ("around": əɹˈWnd).
-        word = re.sub(r"əɹ(?![ˈˌ]?[aeiouæɐɑɒɔəɚɛɜɪʊʌᵊᵻAIOWYQ])", "ɚ", word)
+        word = re.sub(rf"əɹ{_NO_VOWEL_AFTER}", "ɚ", word)
     for short, full in _SPELL_OUT:
         word = word.replace(short, full)
     word = _WEAK_FORMS.get(word, word)
