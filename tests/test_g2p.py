@@ -223,3 +223,26 @@ def test_a_few_capitals_in_ordinary_text_are_left_to_the_lexicon(frontend: Front
     from vocalize.text.g2p import _unshouted, get_g2p
 
     assert _unshouted(get_g2p(False).lexicon, text) == text
+
+
+# Three letters in capitals that stand for a name are spelled, as espeak-ng spells them, even
+# where their lower case is a word; words in capitals stay words.
+@pytest.mark.parametrize(
+    "sentence, word, spelled",
+    [
+        ("Her flight from JFK to LAX takes six hours.", "LAX", True),
+        ("She landed at LAX.", "LAX", True),
+        ("Enter the ZIP code.", "ZIP", False),  # it modifies the noun after it
+        ("The CAT scan was clear.", "CAT", False),
+        ("It was a BIG day.", "BIG", False),
+        ("I did NOT say that.", "NOT", False),  # not a name
+        ("It has 16 GB of RAM.", "RAM", False),  # the lexicon has it in capitals
+        ("Go, BIG RED!", "RED", False),  # beside another word in capitals
+    ],
+)
+def test_three_capitals_naming_something_are_spelled(sentence: str, word: str, spelled: bool) -> None:
+    from vocalize.text.g2p import english_tokens, get_g2p
+
+    phonemes = dict((t[0], t[1]) for t in english_tokens(sentence, False))[word]
+    letters = "".join(get_g2p(False).lexicon.golds.get(c) for c in word)  # each letter's name
+    assert (re.sub("[ˈˌ]", "", phonemes) == re.sub("[ˈˌ]", "", letters)) is spelled

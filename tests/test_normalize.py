@@ -129,7 +129,9 @@ NORMALIZED = [
     ("phone", "Call 555.123.4567 now.", "Call 5 5 5, 1 2 3, 4 5 6 7 now."),
     ("phone", "Call +1 555 123 4567.", "Call plus 1, 5 5 5, 1 2 3, 4 5 6 7."),
     ("phone", "Call +44 20 7946 0958.", "Call plus 4 4, 2 0, 7 9 4 6, 0 9 5 8."),
-    ("phone", "Call 1-800-555-1234.", "Call 1, 8 0 0, 5 5 5, 1 2 3 4."),
+    ("phone", "Call 1-800-555-1234.", "Call 1, 8 hundred, 5 5 5, 1 2 3 4."),
+    ("phone", "Call (900) 555-0199 or 1-888-555-1234.", "Call 9 hundred, 5 5 5, 0 1 9 9 or 1, 8 8 8, 5 5 5, 1 2 3 4."),
+    ("phone", "Call 555-1004 or 800-1234.", "Call 5 5 5, 1 0 0 4 or 8 0 0, 1 2 3 4."),
     ("phone", "It's 555-1234.", "It's 5 5 5, 1 2 3 4."),
     # units
     ("unit", "It is 1 km away.", "It is 1 kilometer away."),

@@ -37,6 +37,9 @@ IPA = [
     ("əɹˈWnd", "əɹˈaʊnd"),  # the ɹ of "around" starts the next syllable
     ("ˈæpᵊlz", "ˈæpəlz"),
     ("ʧˈɜɹʧ", "tʃˈɜːtʃ"),
+    ("ɪɡzˈæmpᵊl", "ɛɡzˈæmpəl"),  # an unstressed "ex-" opening a word
+    ("ɪkspˈɛkt", "ɛkspˈɛkt"),
+    ("tˈæksɪz", "tˈæksɪz"),  # not inside one
 ]
 
 
@@ -134,3 +137,11 @@ def test_inline_phonemes_and_phoneme_input_are_never_rewritten() -> None:
     raw = "həlˈO wˈɜɹld."
     chunk = Frontend(alphabet="ipa").phoneme_chunks(raw)[0]
     assert chunk.phonemes == raw
+
+
+def test_a_sentence_opens_on_a_stressed_word_for_these_voices() -> None:
+    ipa = Frontend(alphabet="ipa").phonemize("Our school closes early. Her dog barks. The cat sleeps.")
+    assert ipa.startswith("ˈaʊɚ skˈuːl")  # misaki's secondary stress on "Our" made primary
+    assert " hˈɜː dˈɔɡ" in ipa
+    assert " ðə kˈæt" in ipa  # an unstressed word stays so
+    assert Frontend().phonemize("Our school closes early.").startswith("ˌWəɹ")  # English voices: as written

@@ -315,7 +315,7 @@ class Frontend:
         rewrite = self.alphabet != "misaki" and not self.japanese
         for text, phonemes, space, *given in tokens:
             if rewrite and not (given and given[0]):
-                phonemes = render(phonemes, self.alphabet, self.british, text)
+                phonemes = render(phonemes, self.alphabet, self.british, text, opening=not words)
             phonemes = " ".join(self.vocab.filter(phonemes).split())
             if not phonemes:
                 if words:

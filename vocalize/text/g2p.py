@@ -345,6 +345,7 @@ def _phonemize_tokens(g2p: Any, text: str) -> list[tuple[str, str, bool, bool]]:
     tokens = g2p.tokenize(normalized)
     given = [tk.phonemes is not None for tk in tokens]  # inline pronunciations come set
     _mass_nouns(tokens)
+    _spelled_initialisms(g2p.lexicon, tokens)
     tokens = g2p.phonemize_tokens(tokens)
     unk = g2p.unk
     if len(tokens) != len(given):
@@ -426,3 +427,25 @@ def _mass_nouns(tokens: list[Any]) -> None:
             tk.phonemes = reading
 
 
+
+
+def _spelled_initialisms(lexicon: Any, tokens: list[Any]) -> None:
+    """Spells out a three-letter word written in capitals that stands for a name ("from JFK
+    to LAX", "at LAX"), as espeak-ng does: hibari's lexicon reads one whose lower case is a
+    word as that word ("lax"). Kept as words: those its lexicon lists in capitals ("RAM",
+    "PIN", "GIF"), one that modifies the noun after it ("a ZIP code", "the CAT scan", "a BIG
+    day"), one beside another word in capitals (a shouted phrase), and any the tagger does
+    not call a proper noun ("NOT", "YOU")."""
+    def caps(tk: Any) -> bool:
+        return len(tk.text) > 1 and tk.text.isalpha() and tk.text.isupper()
+
+    for i, tk in enumerate(tokens):
+        word = tk.text
+        if tk.phonemes is not None or tk.tag != "NNP" or len(word) != 3 or not caps(tk) or word in lexicon.golds:
+            continue
+        before = tokens[i - 1] if i else None
+        after = tokens[i + 1] if i + 1 < len(tokens) else None
+        if (before is not None and caps(before)) or (after is not None and (caps(after) or (after.tag or "").startswith("NN"))):
+            continue
+        if _known_lower(lexicon, word.lower()):
+            tk.phonemes = lexicon.get_NNP(word)[0]

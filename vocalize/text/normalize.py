@@ -542,14 +542,21 @@ def _long_number(m: re.Match[str]) -> str:
 
 
 def _phone(m: re.Match[str]) -> str:
-    """"(555) 123-4567" -> "5 5 5, 1 2 3, 4 5 6 7"; "+44 20 ..." -> "plus 4 4, 2 0, ..."."""
+    """"(555) 123-4567" -> "5 5 5, 1 2 3, 4 5 6 7"; "(800) 555-0199" -> "8 hundred, 5 5 5, ...";
+    "+44 20 ..." -> "plus 4 4, 2 0, ..."."""
     phone = m.group()
     groups = _PHONE_GROUPS.findall(phone)
     digits = sum(len(g) for g in groups)
     if phone.startswith("+") and not 7 <= digits <= 15:
         return phone
-    spoken = ", ".join(" ".join(g) for g in groups)
-    return f"plus {spoken}" if phone.startswith("+") else spoken
+    if phone.startswith("+"):
+        return "plus " + ", ".join(" ".join(g) for g in groups)
+    # A toll-free or service area code is said as a hundred: "1-800-..." "one, eight hundred".
+    area = len(groups) - 3 if len(groups) >= 3 else None
+    return ", ".join(
+        f"{g[0]} hundred" if i == area and g[0] != "0" and g.endswith("00") else " ".join(g)
+        for i, g in enumerate(groups)
+    )
 
 
 def _numeric_date(m: re.Match[str]) -> str:

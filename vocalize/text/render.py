@@ -42,6 +42,7 @@ _SPELL_OUT = (
     ("ʧ", "tʃ"),
 )
 _TOKEN = re.compile(r"\S+")
+_EX_PREFIX = re.compile(r"^ɪ(?=ks|ɡz)")
 # Weak forms said otherwise to these voices: "the" before a vowel is ðɪ as espeak-ng writes
 # it, not a long ðiː; "to" is tʊ before a consonant too, as the G2P writes it before a vowel
 # (its tə was heard as "the": "drop to minus twelve").
@@ -58,14 +59,24 @@ def alphabet_for(language: str | None) -> str:
     return "misaki"
 
 
-def render(phonemes: str, alphabet: str, british: bool = False, spelling: str = "") -> str:
+def render(phonemes: str, alphabet: str, british: bool = False, spelling: str = "", opening: bool = False) -> str:
     """``phonemes`` (misaki's alphabet) in ``alphabet``; ``spelling`` is the word they read,
-    when they read one."""
+    when they read one; ``opening``: they open a sentence."""
     if alphabet == "misaki":
         return phonemes
     if alphabet == "ipa":
-        return to_ipa(phonemes, british, spelling)
+        ipa = to_ipa(phonemes, british, spelling)
+        return _stress_opening(ipa) if opening else ipa
     raise ValueError(f"unknown phoneme alphabet {alphabet!r}")
+
+
+def _stress_opening(word: str) -> str:
+    """A sentence's first word with its secondary stress made primary, when it has no
+    primary stress: these voices swallow a weak word that opens an utterance ("Our school
+    closes" heard as "or school", "Her flight" as "a flight")."""
+    if "ˈ" in word or "ˌ" not in word:
+        return word
+    return word.replace("ˌ", "ˈ", 1)
 
 
 def to_ipa(phonemes: str, british: bool = False, spelling: str = "") -> str:
@@ -90,6 +101,9 @@ def _word_to_ipa(word: str, british: bool, short_o: bool = False) -> str:
     for short, full in _SPELL_OUT:
         word = word.replace(short, full)
     word = _WEAK_FORMS.get(word, word)
+    # An unstressed "ex-" that opens a word is ɛ as espeak-ng writes it ("example"
+    # ɛɡzˈæmpəl): its ɪ ran into a word before ("help at example" heard "helpadexample").
+    word = _EX_PREFIX.sub("ɛ", word)
     return _lengthen(word, british, short_o)
 
 
