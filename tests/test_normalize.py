@@ -23,7 +23,9 @@ def frontend() -> Frontend:
 
 
 def _loose(phonemes: str) -> str:
-    return re.sub(r"[ˈˌ\s-]", "", phonemes)
+    """Phonemes without stress, spaces or a closing full stop (one spelled form ends on an
+    abbreviation's stop: "P.M.")."""
+    return re.sub(r"[ˈˌ\s-]", "", phonemes).removesuffix(".")
 
 
 def _cases(table: list[tuple[str, str, str]]) -> list:

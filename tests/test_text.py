@@ -123,6 +123,11 @@ def test_normalize_breaks_unbroken_runs(raw: str) -> None:
         ("He said No. I left.", ["He said No.", "I left."]),
         ("Mr. and Mrs. Jones. So did I. Fine", ["Mr. and Mrs. Jones.", "So did I.", "Fine"]),
         ("no punctuation at all", ["no punctuation at all"]),
+        ("It is in Room B. Then go.", ["It is in Room B.", "Then go."]),  # initials, then an opener
+        ("We met at 10 a.m. It rained.", ["We met at 10 a.m.", "It rained."]),
+        ("He was born in the U.S. He left.", ["He was born in the U.S.", "He left."]),
+        ("The U.S. Army left.", ["The U.S. Army left."]),
+        ("J. R. R. Tolkien wrote it.", ["J. R. R. Tolkien wrote it."]),
     ],
 )
 def test_split_sentences(paragraph: str, sentences: list[str]) -> None:
@@ -453,3 +458,10 @@ def test_a_request_whose_rest_has_nothing_to_speak_keeps_its_head():
     assert [c.token_ids for c in engine.chunks(text)] == [c.token_ids for c in engine.chunks(head)]
     with pytest.raises(vocalize.NothingToSpeak):
         engine.chunks("* " * HEAD_CHARS)
+
+
+@pytest.mark.parametrize("text", ["Meet me in Hall C.", "We met at 10 a.m.", "She moved to the U.S.", "It is a cat."])
+def test_a_sentence_ending_on_an_abbreviation_ends_on_a_full_stop(text: str) -> None:
+    from vocalize.text import Frontend
+
+    assert Frontend().phonemize(text).endswith(".")

@@ -51,6 +51,7 @@ SENTENCE_MAX = 250
 HEAD_CHARS = 400
 _JA_SENTENCE_END = re.compile(r"(?<=[。！？!?])")
 _PARAGRAPH = re.compile(r"\n\s*\n")
+_FINAL_STOP = re.compile(r"\.[\"')\]]*\s*$")
 
 
 def split_head(text: str) -> tuple[str, str, float]:
@@ -297,6 +298,10 @@ class Frontend:
                 words.extend(piece_words)
         if words:
             words[-1].space_after = False
+            # A sentence that ends on an abbreviation ("in Hall C.", "at 10 a.m.") ends on
+            # its full stop too: the G2P reads the stop as the abbreviation's.
+            if not self.japanese and _FINAL_STOP.search(sentence) and words[-1].phonemes[-1:] not in NON_SPEECH:
+                words[-1].phonemes += "."
         return words
 
     def _g2p_words(self, text: str) -> list[Word]:

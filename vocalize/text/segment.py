@@ -87,6 +87,11 @@ _NEVER_FINAL = frozenset(
     "mr mrs ms mx dr prof rev fr st mt ft gen gov sen rep capt lt col sgt cmdr maj adm cpl hon pres supt"
     " msgr e.g eg i.e ie cf vs viz al approx ca".split()
 )
+# Words that open a sentence and are no one's name: pronouns, determiners, conjunctions.
+_OPENER = re.compile(
+    r"(?:I|We|You|He|She|It|They|This|That|These|Those|There|Then|The|A|An|But|And|So|If|When"
+    r"|While|After|Before|Its|His|Her|Our|Their|My|Your)\b(?!\.)"
+)
 # Abbreviations a sentence does not end at when a number follows ("No. 5", "Fig. 3", "Vol. II").
 _BEFORE_NUMBER = frozenset(
     "no nos vol vols fig figs p pp ch chap art sec eq ex op apt est"
@@ -136,7 +141,11 @@ def _continues(text: str, m: re.Match[str]) -> bool:
     word = before.group().lstrip("\"'([").lower()
     if word in _NEVER_FINAL or (word in _BEFORE_NUMBER and _NUMBER_NEXT.match(text, m.start(3))):
         return True
-    return word != "i" and _INITIALS.fullmatch(word) is not None
+    if word == "i" or _INITIALS.fullmatch(word) is None:
+        return False
+    # After initials ("J. Smith", "U.S. Army") the sentence goes on, unless a word that opens
+    # sentences follows ("in Room B. Then", "at 10 a.m. It rained", "the U.S. He left").
+    return _OPENER.match(text, m.start(3)) is None
 
 
 _CLAUSE_BREAK = re.compile(r"[,;:—…](?=\s)|\s—")
