@@ -427,8 +427,6 @@ def _mass_nouns(tokens: list[Any]) -> None:
             tk.phonemes = reading
 
 
-
-
 def _spelled_initialisms(lexicon: Any, tokens: list[Any]) -> None:
     """Spells out a three-letter word written in capitals that stands for a name ("from JFK
     to LAX", "at LAX"), as espeak-ng does: hibari's lexicon reads one whose lower case is a
