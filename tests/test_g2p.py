@@ -246,3 +246,22 @@ def test_three_capitals_naming_something_are_spelled(sentence: str, word: str, s
     phonemes = dict((t[0], t[1]) for t in english_tokens(sentence, False))[word]
     letters = "".join(get_g2p(False).lexicon.golds.get(c) for c in word)  # each letter's name
     assert (re.sub("[ˈˌ]", "", phonemes) == re.sub("[ˈˌ]", "", letters)) is spelled
+
+
+# A short part of a web address's path that is no word is said letter by letter; words stay.
+@pytest.mark.parametrize(
+    "text, word, spelled",
+    [
+        ("Read www.example.com/faq today.", "faq", True),
+        ("Call example.org/api/v2 first.", "api", True),
+        ("Open example.com/map now.", "map", False),  # a word
+        ("Open example.com/news now.", "news", False),
+        ("Ask mia@example.com today.", "mia", False),  # an e-mail name, not a path
+    ],
+)
+def test_short_path_parts_that_are_no_word_are_spelled(text: str, word: str, spelled: bool) -> None:
+    from vocalize.text.g2p import english_tokens, get_g2p
+
+    phonemes = dict((t[0], t[1]) for t in english_tokens(Frontend().normalize(text), False))[word]
+    letters = "".join(get_g2p(False).lexicon.golds.get(c) for c in word.upper())
+    assert (re.sub("[ˈˌ]", "", phonemes) == re.sub("[ˈˌ]", "", letters)) is spelled

@@ -346,6 +346,7 @@ def _phonemize_tokens(g2p: Any, text: str) -> list[tuple[str, str, bool, bool]]:
     given = [tk.phonemes is not None for tk in tokens]  # inline pronunciations come set
     _mass_nouns(tokens)
     _spelled_initialisms(g2p.lexicon, tokens)
+    _spelled_path_parts(g2p.lexicon, tokens)
     tokens = g2p.phonemize_tokens(tokens)
     unk = g2p.unk
     if len(tokens) != len(given):
@@ -425,6 +426,26 @@ def _mass_nouns(tokens: list[Any]) -> None:
         before = tokens[i - 1].tag if i else None
         if before not in _DETERMINERS:
             tk.phonemes = reading
+
+
+def _spelled_path_parts(lexicon: Any, tokens: list[Any]) -> None:
+    """Spells out a short part of a web address's path that is no word ("example.com/faq",
+    "/api/v2", "/cgi-bin"): the normalizer reads the address part by part ("slash faq"), and
+    such a part is said letter by letter, where hibari's lexicon would guess a word ("fˈæk").
+    Only parts after "slash" of two or three letters the lexicon does not read: words ("/map",
+    "/news") stay words, and a name in an e-mail address ("mia@...") is never in a path."""
+    for i, tk in enumerate(tokens):
+        word = tk.text
+        if (
+            tk.phonemes is None
+            and i
+            and tokens[i - 1].text == "slash"
+            and 2 <= len(word) <= 3
+            and word.isalpha()
+            and word.islower()
+            and not _known_lower(lexicon, word)
+        ):
+            tk.phonemes = lexicon.get_NNP(word.upper())[0]
 
 
 def _spelled_initialisms(lexicon: Any, tokens: list[Any]) -> None:
