@@ -633,6 +633,8 @@ class AsyncStream:
 # Ids in the first chunk of a stream: short, so the first audio comes quickly; the frontend
 # cuts it only at a clause break (see segment.pack_words), so it is often the whole sentence.
 FIRST_CHUNK_TOKENS = 60
+
+
 def _requests(chunks: list["Chunk"], style: "np.ndarray | None", rate: float) -> list[tuple[Any, ...]]:
     return [(list(c.token_ids), _style_row(style, len(c.token_ids)), rate, c.pause_after) for c in chunks]
 
