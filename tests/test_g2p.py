@@ -89,16 +89,35 @@ HOMOGRAPHS = [
     ("Subject them to tests.", "səbʤˈɛkt"),
     ("I used to go.", "jˈust"),
     ("The used car.", "jˈuzd"),
+    # An imperative that opens the sentence, before its object.
+    ("Bow to the king.", "bˈW"),
+    ("Object to the plan.", "əbʤˈɛkt"),
+    ("Record profits were reported.", "ɹˈɛkəɹd"),
+    # A predicative adjective after a linking verb.
+    ("I am content.", "kəntˈɛnt"),
+    ("She seemed very content with it.", "kəntˈɛnt"),
+    ("The content was removed.", "kˈɑntɛnt"),
+    ("The difference is minute.", "mInˈut"),
+    # An adjective reading before the noun it modifies; a compound's noun keeps its own.
+    ("He plays bass guitar.", "bˈAs"),
+    ("A minute amount.", "mInˈut"),
+    ("The minute details matter.", "mInˈut"),
+    ("The minute hand moved.", "mˈɪnət"),
+    ("It is a ten minute walk.", "mˈɪnət"),
+    ("Last minute changes.", "mˈɪnət"),
+    # Verb readings the lexicon lacks, and their inflections.
+    ("They protest loudly.", "pɹətˈɛst"),
+    ("The protest ended.", "pɹˈOtˌɛst"),
+    ("Students protested.", "pɹətˈɛstᵻd"),
+    ("We export cars.", "ɪkspˈɔɹt"),
+    ("Export figures rose.", "ˈɛkspˌɔɹt"),
+    ("The country annexed it.", "ənˈɛkst"),
 ]
 
 # Readings hibari's tagger or lexicon gets wrong today (strict: a fix shows up as XPASS).
 KNOWN_WRONG = [
-    ("He plays bass guitar.", "bˈAs"),
-    ("Bow to the king.", "bˈW"),
-    ("I am content.", "kəntˈɛnt"),
     ("Two does ran.", "dˈOz"),
-    ("A minute amount.", "mInˈut"),
-    ("They protest loudly.", "pɹətˈɛst"),
+    ("The bass player sang.", "bˈAs"),
 ]
 
 LEXICON = [

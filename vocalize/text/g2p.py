@@ -187,6 +187,68 @@ _PAST_WORDS = frozenset("yesterday ago last once earlier previously already".spl
 _PRESENT_WORDS = frozenset("every usually often always sometimes now today daily nowadays tonight".split())
 
 
+# Linking verbs, after which a homograph can be a predicative adjective, and the adverbs of
+# degree that may come between ("is very content").
+_LINKING_VERBS = frozenset(
+    "am is are was were be been being 'm 're 's seem seems seemed feel feels felt remain remains remained "
+    "stay stays stayed look looks looked become becomes became".split()
+)
+_DEGREE_ADVERBS = frozenset("very so quite too really perfectly entirely fairly rather most more less".split())
+# Tags after which a complement ends: the clause ends, or a preposition or conjunction follows.
+_AFTER_COMPLEMENT = frozenset(". , : IN TO CC".split())
+# Object pronouns, which follow an imperative verb ("Record it"); not "you", which may be
+# a subject ("Content you create is yours").
+_OBJECT_PRONOUNS = frozenset("me him her us them it".split())
+# Verb readings of noun/verb homographs hibari's lexicons have only the noun's reading of
+# ("they protest", "we export"), by accent (hibari's british flag).
+_VERB_READINGS = {
+    False: {"protest": "pɹətˈɛst", "export": "ɪkspˈɔɹt", "annex": "ənˈɛks"},
+    True: {"protest": "pɹətˈɛst", "export": "ɪkspˈɔːt", "annex": "ənˈɛks"},
+}
+
+
+def _homograph(lexicon: Any, word: str) -> dict[str, str] | None:
+    """The readings by tag of ``word`` when it has more than one, else None."""
+    entry = lexicon.golds.get(word)
+    if isinstance(entry, dict):
+        return entry
+    verb = _VERB_READINGS[lexicon.british].get(word)
+    return {"DEFAULT": entry, "VERB": verb} if verb and isinstance(entry, str) else None
+
+
+def _takes_object(lower: list[str], tags: list[str], i: int) -> bool:
+    """Whether what follows the word at ``i`` is a verb's object: a determiner, an object
+    pronoun, or "to" before one ("to the king", "to it")."""
+    nxt = i + 1
+    if nxt < len(tags) and lower[nxt] == "to":
+        nxt += 1
+    if nxt >= len(tags):
+        return False
+    return tags[nxt] in ("DT", "PDT", "PRP$") or lower[nxt] in _OBJECT_PRONOUNS or (nxt > i + 1 and tags[nxt] == "NNP")
+
+
+def _after_linking_verb(lower: list[str], tags: list[str], i: int) -> bool:
+    """Whether the word at ``i`` follows a linking verb, maybe with an adverb of degree between."""
+    j = i - 1
+    if j > 0 and lower[j] in _DEGREE_ADVERBS:
+        j -= 1
+    return lower[j] in _LINKING_VERBS and tags[j].startswith("VB")
+
+
+def _modifies(lower: list[str], tags: list[str], i: int) -> bool:
+    """Whether the word at ``i`` can modify the noun after it: a noun follows, no number or
+    adjective comes before (then the word is a compound's noun: "ten minute walk"), and
+    after "the" the noun is plural ("the minute details"; "the minute hand" is a compound)."""
+    following = tags[i + 1] if i + 1 < len(tags) else "."
+    if following not in ("NN", "NNS") or tags[i - 1] in ("CD", "JJ"):
+        return False
+    return following == "NNS" or lower[i - 1] != "the"
+
+
+def _ends_complement(tags: list[str], i: int) -> bool:
+    return (tags[i + 1] if i + 1 < len(tags) else ".") in _AFTER_COMPLEMENT
+
+
 def _reading(entry: dict[str, str], tag: str) -> str | None:
     """The pronunciation a lexicon entry gives a tag (as hibari's lexicon looks it up)."""
     if tag in entry:
@@ -207,7 +269,15 @@ class _SubjectVerbTagger:
       while a compound stays a noun ("the city projects were late").
     - "read" tagged as a finite verb (VBP or VBD) takes the tense of the rest of the
       sentence: hibari's lexicon reads VBP "read" as the past too, and its tagger often
-      calls a present "read" VBD ("they read the paper and then they go")."""
+      calls a present "read" VBD ("they read the paper and then they go").
+    - A noun-tagged homograph that opens the sentence, followed by an object ("Bow to the
+      king", "Object to the plan", "Record it"), is an imperative verb.
+    - A noun-tagged homograph right after a linking verb ("am", "seems", "is very") that
+      ends its clause or takes a preposition is a predicative adjective ("I am content",
+      "the difference is minute compared to ...").
+    - A noun-tagged homograph with an adjective reading right before a noun, and no number
+      or adjective before it, modifies that noun ("bass guitar", "a minute amount"; "a ten
+      minute walk", "last minute changes" stay nouns)."""
 
     def __init__(self, tagger: Any, lexicon: Any) -> None:
         self._tagger = tagger
@@ -216,13 +286,25 @@ class _SubjectVerbTagger:
     def __call__(self, words: list[str]) -> list[str]:
         tags = list(self._tagger(words))
         lower = [w.lower() for w in words]
-        for i in range(1, len(words)):
-            entry = self._lexicon.golds.get(lower[i])
-            if not isinstance(entry, dict):
+        for i in range(len(words)):
+            entry = _homograph(self._lexicon, lower[i])
+            if entry is None:
+                continue
+            if i == 0:
+                if tags[0].startswith("NN") and _reading(entry, "VB") != _reading(entry, "NN") and _takes_object(lower, tags, 0):
+                    tags[0] = "VB"
                 continue
             if lower[i] == "read" and tags[i] in ("VBP", "VBD"):
                 tags[i] = self._read_tense(lower, tags, i)
                 continue
+            if tags[i] == "NN" and _reading(entry, "JJ") != _reading(entry, "NN"):
+                if _after_linking_verb(lower, tags, i) and _ends_complement(tags, i):
+                    tags[i] = "JJ"
+                    continue
+                following = tags[i + 1] if i + 1 < len(tags) else "."
+                if "ADJ" in entry and _modifies(lower, tags, i):
+                    tags[i] = "JJ"
+                    continue
             if not tags[i].startswith(("NN", "JJ")) or _reading(entry, "VB") == _reading(entry, "NN"):
                 continue
             before = lower[i - 1]
@@ -345,6 +427,7 @@ def _phonemize_tokens(g2p: Any, text: str) -> list[tuple[str, str, bool, bool]]:
     tokens = g2p.tokenize(normalized)
     given = [tk.phonemes is not None for tk in tokens]  # inline pronunciations come set
     _mass_nouns(tokens)
+    _verb_readings(g2p.lexicon, tokens)
     _spelled_initialisms(g2p.lexicon, tokens)
     _spelled_path_parts(g2p.lexicon, tokens)
     tokens = g2p.phonemize_tokens(tokens)
@@ -426,6 +509,30 @@ def _mass_nouns(tokens: list[Any]) -> None:
         before = tokens[i - 1].tag if i else None
         if before not in _DETERMINERS:
             tk.phonemes = reading
+
+
+def _verb_readings(lexicon: Any, tokens: list[Any]) -> None:
+    """Sets the :data:`_VERB_READINGS` reading of a word tagged as a verb, and of its
+    inflections ("protested", "exporting", "annexes") tagged as a verb or an adjective."""
+    readings = _VERB_READINGS[lexicon.british]
+    for tk in tokens:
+        tag = tk.tag or ""
+        if tk.phonemes is not None or not tag.startswith(("VB", "JJ")):
+            continue
+        word = tk.text.lower()
+        if word in readings:
+            if tag.startswith("VB"):
+                tk.phonemes = readings[word]
+            continue
+        for suffix, inflect, stems in (
+            ("s", lexicon._s, (word[:-1], word[:-2])),
+            ("d", lexicon._ed, (word[:-1], word[:-2])),
+            ("ing", lexicon._ing, (word[:-3], word[:-3] + "e")),
+        ):
+            stem = next((s for s in stems if s in readings), None) if word.endswith(suffix) else None
+            if stem is not None:
+                tk.phonemes = inflect(readings[stem])
+                break
 
 
 def _spelled_path_parts(lexicon: Any, tokens: list[Any]) -> None:
