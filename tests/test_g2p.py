@@ -89,6 +89,10 @@ HOMOGRAPHS = [
     ("Subject them to tests.", "səbʤˈɛkt"),
     ("I used to go.", "jˈust"),
     ("The used car.", "jˈuzd"),
+    # A verb after a plural noun that begins its clause; a compound stays a noun.
+    ("The doctors object strongly.", "əbʤˈɛkt"),
+    ("Officials project a deficit.", "pɹəʤˈɛkt"),
+    ("The sales record was broken.", "ɹˈɛkəɹd"),
     # An imperative that opens the sentence, before its object.
     ("Bow to the king.", "bˈW"),
     ("Object to the plan.", "əbʤˈɛkt"),

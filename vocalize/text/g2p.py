@@ -266,7 +266,8 @@ class _SubjectVerbTagger:
     - A plural-noun-tagged homograph right after a noun that begins its clause, with no verb
       before it in the clause and an object, complement or adverbial after it, is the
       clause's verb ("Photosynthesis converts sunlight", "The committee objects to it"),
-      while a compound stays a noun ("the city projects were late").
+      while a compound stays a noun ("the city projects were late"); so is a singular one
+      after a plural noun ("The doctors object strongly", "Officials project a deficit").
     - "read" tagged as a finite verb (VBP or VBD) takes the tense of the rest of the
       sentence: hibari's lexicon reads VBP "read" as the past too, and its tagger often
       calls a present "read" VBD ("they read the paper and then they go").
@@ -316,6 +317,8 @@ class _SubjectVerbTagger:
                 tags[i] = "VBZ"
             elif tags[i] == "NNS" and tags[i - 1] in ("NN", "NNP") and self._starts_predicate(tags, i):
                 tags[i] = "VBZ"
+            elif tags[i] == "NN" and tags[i - 1] in ("NNS", "NNPS") and self._starts_predicate(tags, i):
+                tags[i] = "VBP"
         return tags
 
     @staticmethod
