@@ -430,6 +430,7 @@ def _phonemize_tokens(g2p: Any, text: str) -> list[tuple[str, str, bool, bool]]:
     tokens = g2p.tokenize(normalized)
     given = [tk.phonemes is not None for tk in tokens]  # inline pronunciations come set
     _mass_nouns(tokens)
+    _plural_nouns(tokens)
     _verb_readings(g2p.lexicon, tokens)
     _spelled_initialisms(g2p.lexicon, tokens)
     _spelled_path_parts(g2p.lexicon, tokens)
@@ -500,6 +501,29 @@ def _known_lower(lexicon: Any, word: str) -> bool:
 # without a determiner) is another word: "took the lead" / "traces of lead", "Lead is heavy".
 _MASS_NOUNS = {"lead": "lˈɛd"}
 _DETERMINERS = frozenset("DT PDT PRP$ POS CD WP$".split())
+
+
+# A plural noun spelled as a common verb form, whose lexicon entry has only the verb's
+# reading: after an article or a demonstrative the verb cannot stand ("the does"; "this
+# does" is the verb), nor after a number when a verb or the clause's end follows ("two does
+# ran"; "version 2 does not" is the verb).
+_PLURAL_NOUNS = {"does": "dˈOz"}
+_PLURAL_DETERMINERS = frozenset("the these those several many both".split())
+_AFTER_SUBJECT = frozenset("VBD VBP MD . , CC".split())
+
+
+def _plural_nouns(tokens: list[Any]) -> None:
+    """Sets the :data:`_PLURAL_NOUNS` reading where only the noun can stand."""
+    for i, tk in enumerate(tokens[1:], 1):
+        reading = _PLURAL_NOUNS.get(tk.text.lower())
+        if reading is None or tk.phonemes is not None:
+            continue
+        before = tokens[i - 1]
+        following = tokens[i + 1].tag if i + 1 < len(tokens) else "."
+        if before.text.lower() in _PLURAL_DETERMINERS or (
+            before.tag == "CD" and before.text.lower() not in ("1", "one") and following in _AFTER_SUBJECT
+        ):
+            tk.phonemes = reading
 
 
 def _mass_nouns(tokens: list[Any]) -> None:
