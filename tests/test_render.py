@@ -24,6 +24,9 @@ IPA = [
     ("θɹˈi", "θɹˈiː"),  # a stressed i is long
     ("sˈɪTi", "sˈɪɾi"),  # an unstressed final i is not
     ("ʃi", "ʃiː"),  # a word of one vowel is long
+    ("fjˈuᵊl", "fjˈuːəl"),  # a stressed u before ə is long
+    ("ʤˈuᵊləɹ", "dʒˈuːəlɚ"),
+    ("mjuzˈiəm", "mjuzˈiəm"),  # an i before ə is not
     ("fˈɑðəɹ", "fˈɑːðɚ"),
     ("mˈɑɹkət", "mˈɑːɹkət"),
     ("mˈɔɹ", "mˈɔːɹ"),  # ɔ before ɹ is long, as ɑ is

@@ -124,9 +124,10 @@ def _lengthen(word: str, british: bool, short_o: bool = False) -> str:
         char = word[start]
         long = _LONG.get(char)
         after = word[start + 1 : start + 2]
-        # Part of a diphthong (ɔɪ), already long, or before ɹ (but "ɑɹ" and "ɔɹ" are long):
-        # as it is.
-        if long is None or after in ("ː", "ɪ", "ʊ", "ə") or (after == "ɹ" and char not in "ɑɔ"):
+        # Part of a diphthong (ɔɪ, iə), already long, or before ɹ (but "ɑɹ" and "ɔɹ" are
+        # long): as it is. A u before ə is long, as espeak-ng writes it ("fuel" fjˈuːəl).
+        diphthong = after in ("ɪ", "ʊ") or (after == "ə" and char != "u")
+        if long is None or diphthong or after == "ː" or (after == "ɹ" and char not in "ɑɔ"):
             continue
         if not (stressed or single) or (short_o and char == "ɔ" and after != "ɹ"):
             continue
