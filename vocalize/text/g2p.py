@@ -224,7 +224,9 @@ def _takes_object(lower: list[str], tags: list[str], i: int) -> bool:
         nxt += 1
     if nxt >= len(tags):
         return False
-    return tags[nxt] in ("DT", "PDT", "PRP$") or lower[nxt] in _OBJECT_PRONOUNS or (nxt > i + 1 and tags[nxt] == "NNP")
+    if tags[nxt] in ("DT", "PDT", "PRP$") or lower[nxt] in _OBJECT_PRONOUNS:
+        return True
+    return nxt > i + 1 and tags[nxt] == "NNP"  # "to" before a name ("Bow to Caesar")
 
 
 def _after_linking_verb(lower: list[str], tags: list[str], i: int) -> bool:
@@ -292,7 +294,8 @@ class _SubjectVerbTagger:
             if entry is None:
                 continue
             if i == 0:
-                if tags[0].startswith("NN") and _reading(entry, "VB") != _reading(entry, "NN") and _takes_object(lower, tags, 0):
+                verb = _reading(entry, "VB") != _reading(entry, "NN")
+                if verb and tags[0].startswith("NN") and _takes_object(lower, tags, 0):
                     tags[0] = "VB"
                 continue
             if lower[i] == "read" and tags[i] in ("VBP", "VBD"):
@@ -302,7 +305,6 @@ class _SubjectVerbTagger:
                 if _after_linking_verb(lower, tags, i) and _ends_complement(tags, i):
                     tags[i] = "JJ"
                     continue
-                following = tags[i + 1] if i + 1 < len(tags) else "."
                 if "ADJ" in entry and _modifies(lower, tags, i):
                     tags[i] = "JJ"
                     continue
