@@ -24,6 +24,12 @@ CTranslate2 layout, shipped in two parts that are joined once into the vocalize 
 `--peer hibari` puts hibari's own pipeline (its frontend, the same tiny model and voice) in the
 peer's column instead of kokoro-onnx: the two frontends compared on one model.
 
+Whisper writes some clips differently when they merely start 20 ms later (kokoro-onnx's
+plain set: 11, 16, 15 and 15 words missed with 0, 10, 20 and 40 ms of silence before each
+clip), so one hearing moves a set by a few words either way. Each clip is heard once per
+`--shifts` entry (default 0, 20 and 40 ms of silence before it) and the errors are summed;
+the first hearing alone is printed beside the sum.
+
 Words that sound the same written two ways count as the same on both sides: a possessive and
 the plural ("neighbor's", "neighbors"), a compound written as one word or two ("sandcastle",
 "sand castle"), "March 14th" and "March 14", an address's "@", "." and "/" and the words "at",
@@ -177,13 +183,18 @@ class Listener:
     def words(self, text: str) -> list[str]:
         return words(text, self.normalize)
 
-    def hear(self, samples_24k) -> str:
+    def hear(self, samples_24k, shifts: list[int]) -> list[str]:
+        """What Whisper writes for the clip, once per shift: ``ms`` of silence before it."""
         import numpy as np
         from scipy.signal import resample_poly
 
         samples = resample_poly(np.asarray(samples_24k, dtype=np.float32), 2, 3).astype(np.float32)
-        segments, _ = self.model.transcribe(samples, language="en", beam_size=5)
-        return " ".join(s.text.strip() for s in segments)
+        heard = []
+        for ms in shifts:
+            shifted = np.concatenate([np.zeros(16 * ms, dtype=np.float32), samples])
+            segments, _ = self.model.transcribe(shifted, language="en", beam_size=5)
+            heard.append(" ".join(s.text.strip() for s in segments))
+        return heard
 
 
 def dnsmos(samples_24k) -> tuple[float, float]:
@@ -236,12 +247,14 @@ def main() -> None:
     parser.add_argument("--voice-lang", help="read English for a voice of this language (a, b, j, ...): how vocalize writes phonemes for it")
     parser.add_argument("--phonemes-from", choices=["espeak"], help="feed vocalize's engine another G2P's phonemes")
     parser.add_argument("--model", help="vocalize's model (tiny: the tiny tier, voice heart by default; kokoro-onnx stays on Kokoro)")
+    parser.add_argument("--shifts", default="0,20,40", help="hear each clip once per shift, after this many ms of silence (comma-separated; default 0,20,40): Whisper writes some clips differently when they start 20 ms later, so one hearing alone moves a set by a few words")
     parser.add_argument("--show", action="store_true", help="print each text with what was heard")
     parser.add_argument("--json", type=Path, help="write every transcript and the totals here")
     parser.add_argument("--reuse", type=Path, metavar="JSON", help="take from an earlier --json run every text whose model input is unchanged (synthesis and Whisper are deterministic), and the peer's rows")
     parser.add_argument("--rescore", type=Path, metavar="JSON", help="print the table of an earlier run's --json again (no synthesis)")
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    shifts = [int(ms) for ms in args.shifts.split(",")]
     if args.rescore:
         from whisper_normalizer.english import EnglishTextNormalizer
 
@@ -294,7 +307,7 @@ def main() -> None:
     earlier = {}
     if args.reuse:
         run = json.loads(args.reuse.read_text(encoding="utf-8"))
-        if run["voice"] == voice:
+        if run["voice"] == voice and run.get("shifts", [0]) == shifts:
             earlier = {(row["set"], row["text"]): row for row in run["texts"]}
     reused = 0
     record = []
@@ -313,19 +326,19 @@ def main() -> None:
                 start = time.perf_counter()
                 samples = speak(text)
                 seconds = time.perf_counter() - start
-                heard = listener.hear(samples)
+                heard = listener.hear(samples, shifts)
                 mos = None if args.no_dnsmos else dnsmos(samples)
                 row[name] = {"heard": heard, "dnsmos": mos, "seconds": seconds}
                 if args.show:
-                    print(f"{name:11s} {text}\n{'':12s}{heard}")
+                    print(f"{name:11s} {text}\n" + "".join(f"{'':12s}{h}\n" for h in heard), end="")
             record.append(row)
             if args.json:  # after every text, so a long run stopped early keeps what it heard
-                args.json.write_text(json.dumps({"voice": voice, "texts": record}, indent=1, ensure_ascii=False))
+                args.json.write_text(json.dumps({"voice": voice, "shifts": shifts, "texts": record}, indent=1, ensure_ascii=False))
 
     label = f"vocalize{' tiny' if tiny else ''}{' (espeak-ng phonemes)' if args.phonemes_from else ''}{f' as {args.voice_lang}' if args.voice_lang else ''}"
     totals = report(record, spoken, listener.words, voice, label)
     if args.json:
-        args.json.write_text(json.dumps({"voice": voice, "totals": totals, "texts": record}, indent=1, ensure_ascii=False))
+        args.json.write_text(json.dumps({"voice": voice, "shifts": shifts, "totals": totals, "texts": record}, indent=1, ensure_ascii=False))
 
 
 def report(record: list[dict], spoken: dict[str, dict[str, str]], words, voice: str, label: str = "vocalize") -> dict:
@@ -333,6 +346,7 @@ def report(record: list[dict], spoken: dict[str, dict[str, str]], words, voice: 
     spoken forms and against the written text alone; return the totals."""
     peer = "hibari" if any("hibari" in row for row in record) else "kokoro-onnx"
     tallies: dict[tuple[str, str, str], Tally] = {}
+    hearings_seen = 1
     for row in record:
         set_name, text = row["set"], row["text"]
         written = words(text)
@@ -340,15 +354,26 @@ def report(record: list[dict], spoken: dict[str, dict[str, str]], words, voice: 
         for name in ("vocalize", peer):
             if name not in row:
                 continue
-            heard, mos = words(row[name]["heard"]), row[name].get("dnsmos")
+            hearings, mos = row[name]["heard"], row[name].get("dnsmos")
+            if isinstance(hearings, str):  # a run from before --shifts: one hearing
+                hearings = [hearings]
             best = tallies.setdefault((set_name, name, "best"), Tally())
-            row[name]["errors"] = best.add(refs, heard, mos)
+            written_tally = tallies.setdefault((set_name, name, "written"), Tally())
+            errors = []
+            for i, heard in enumerate(map(words, hearings)):
+                errors.append(best.add(refs, heard, mos if i == 0 else None))
+                written_tally.add([written], heard, mos if i == 0 else None)
+                if i == 0:
+                    tallies.setdefault((set_name, name, "first hearing"), Tally()).add(refs, heard, None)
+            row[name]["errors"] = errors
             best.seconds += row[name].get("seconds", 0.0)
-            tallies.setdefault((set_name, name, "written"), Tally()).add([written], heard, mos)
+            hearings_seen = max(hearings_seen, len(hearings))
 
     print(f"\nvoice {voice}; Whisper base, Whisper's English normalizer on both sides")
     print("WER against the closer of the written text and its spoken form (written text alone in brackets)")
-    print(f"{'set':12s} {'texts':>5s}  {label + ' WER':>30s}  {peer + ' WER':>24s}  {'ratio':>5s}  {'DNSMOS P.808 / OVRL':>23s}")
+    if hearings_seen > 1:
+        print(f"each clip heard {hearings_seen} times (--shifts), errors summed; the first hearing alone in braces")
+    print(f"{'set':12s} {'texts':>5s}  {label + ' WER':>44s}  {peer + ' WER':>38s}  {'ratio':>5s}  {'DNSMOS P.808 / OVRL':>23s}")
     totals = {}
     for set_name in dict.fromkeys(row["set"] for row in record):
         texts = sum(row["set"] == set_name for row in record)
@@ -356,11 +381,15 @@ def report(record: list[dict], spoken: dict[str, dict[str, str]], words, voice: 
 
         def cell(name: str) -> str:
             best, written = tallies.get((set_name, name, "best")), tallies.get((set_name, name, "written"))
-            return f"{best.wer:.1%} ({best.errors}) [{written.wer:.1%}]" if best else "-"
+            if not best:
+                return "-"
+            first = tallies[set_name, name, "first hearing"]
+            alone = f" {{{first.wer:.1%} ({first.errors})}}" if hearings_seen > 1 else ""
+            return f"{best.wer:.1%} ({best.errors}) [{written.wer:.1%}]{alone}"
 
         ratio = f"{mine.wer / theirs.wer:.2f}" if mine and theirs and theirs.wer else "-"
         mos = " vs ".join(f"{t.mos_mean(0):.2f}/{t.mos_mean(1):.2f}" for t in (mine, theirs) if t)
-        print(f"{set_name:12s} {texts:5d}  {cell('vocalize'):>30s}  {cell(peer):>24s}  {ratio:>5s}  {mos:>23s}")
+        print(f"{set_name:12s} {texts:5d}  {cell('vocalize'):>44s}  {cell(peer):>38s}  {ratio:>5s}  {mos:>23s}")
         totals[set_name] = {
             f"{name} ({kind})": {"wer": t.wer, "errors": t.errors, "words": t.words, "p808": t.mos_mean(0), "ovrl": t.mos_mean(1), "seconds": t.seconds}
             for (s, name, kind), t in tallies.items()
