@@ -25,6 +25,9 @@ IPA = [
     ("sˈɪTi", "sˈɪɾi"),  # an unstressed final i is not
     ("ʃi", "ʃiː"),  # a word of one vowel is long
     ("fjˈuᵊl", "fjˈuːəl"),  # a stressed u before ə is long
+    ("vˈælju", "vˈæljuː"),  # so is a word's final u
+    ("mˈæθju,", "mˈæθjuː,"),
+    ("ˈɪntu", "ˈɪntu"),  # but not in "into"
     ("ʤˈuᵊləɹ", "dʒˈuːəlɚ"),
     ("mjuzˈiəm", "mjuzˈiəm"),  # an i before ə is not
     ("fˈɑðəɹ", "fˈɑːðɚ"),

@@ -108,6 +108,7 @@ def _word_to_ipa(word: str, british: bool, short_o: bool = False) -> str:
 
 
 # Vowels espeak-ng writes long where they carry stress (or are a word's only vowel).
+_PUNCTUATION = ".,;:!?\"'()—…"
 _LONG = {"i": "iː", "u": "uː", "ɑ": "ɑː", "ɔ": "ɔː"}
 
 
@@ -129,7 +130,10 @@ def _lengthen(word: str, british: bool, short_o: bool = False) -> str:
         diphthong = after in ("ɪ", "ʊ") or (after == "ə" and char != "u")
         if long is None or diphthong or after == "ː" or (after == "ɹ" and char not in "ɑɔ"):
             continue
-        if not (stressed or single) or (short_o and char == "ɔ" and after != "ɹ"):
+        # A word's final u is long even unstressed ("value" vˈæljuː, "Matthew" mˈæθjuː), as
+        # espeak-ng writes it; not in "into", said like "to".
+        final_u = char == "u" and not word[start + 1 :].strip(_PUNCTUATION) and start > 0 and word[:start] != "ˈɪnt"
+        if not (stressed or single or final_u) or (short_o and char == "ɔ" and after != "ɹ"):
             continue
         out.append(word[last:start])
         out.append(long)
