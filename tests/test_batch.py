@@ -310,7 +310,7 @@ def test_resume_after_a_kill_speaks_no_row_twice(tmp_path):
 @pytest.mark.slow
 @pytest.mark.timeout(1200)
 def test_ctrl_c_with_workers_keeps_finished_rows_whole(tmp_path):
-    manifest = write_jsonl(tmp_path / "m.jsonl", [{"id": f"r{i}", "text": f"Row number {i}, spoken by a worker."} for i in range(10)])
+    manifest = write_jsonl(tmp_path / "m.jsonl", [{"id": f"r{i}", "text": f"Row number {i}, spoken by a worker."} for i in range(30)])
     out = tmp_path / "out"
     env = {**os.environ, "VOCALIZE_SERVER": "off"}
     proc = subprocess.Popen([*vocalize_cmd(), "batch", str(manifest), "-o", str(out), "--jobs", "2", "--threads", "1"],
