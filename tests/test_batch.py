@@ -313,8 +313,11 @@ def test_ctrl_c_with_workers_keeps_finished_rows_whole(tmp_path):
     manifest = write_jsonl(tmp_path / "m.jsonl", [{"id": f"r{i}", "text": f"Row number {i}, spoken by a worker."} for i in range(30)])
     out = tmp_path / "out"
     env = {**os.environ, "VOCALIZE_SERVER": "off"}
+    # A shell starts a background job with Ctrl-C ignored, and the child inherits that: the
+    # batch is given the default handler, as a command run at a terminal has it.
     proc = subprocess.Popen([*vocalize_cmd(), "batch", str(manifest), "-o", str(out), "--jobs", "2", "--threads", "1"],
-                            env=env, stderr=subprocess.PIPE, start_new_session=True)
+                            env=env, stderr=subprocess.PIPE, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 900
     while time.monotonic() < deadline and proc.poll() is None:
         if (out / INDEX).exists() and len((out / INDEX).read_text().splitlines()) >= 1:
