@@ -107,8 +107,9 @@ def _word_to_ipa(word: str, british: bool, short_o: bool = False) -> str:
     return _lengthen(word, british, short_o)
 
 
-# Vowels espeak-ng writes long where they carry stress (or are a word's only vowel).
+# What may follow a word's last vowel without being a sound ("Matthew," ends in its u).
 _PUNCTUATION = ".,;:!?\"'()—…"
+# Vowels espeak-ng writes long where they carry stress (or are a word's only vowel).
 _LONG = {"i": "iː", "u": "uː", "ɑ": "ɑː", "ɔ": "ɔː"}
 
 
