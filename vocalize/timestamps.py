@@ -3,8 +3,7 @@
 Kokoro's duration predictor gives the frames of each phoneme id (speed already applied);
 the frontend knows which ids each word produced (:class:`~vocalize.text.segment.ChunkWord`).
 A word's time in a chunk is then its first and last id's frames, less what the core cut
-before the chunk's audio (the trimmed leading silence, the frames a long chunk does not
-decode) and the audio's lead over its frames (:data:`ONSET_LEAD`), clamped to the chunk's
+before the chunk's audio (the trimmed leading silence) and the audio's lead over its frames (:data:`ONSET_LEAD`), clamped to the chunk's
 speech; a stream adds the length of everything before the
 chunk (earlier chunks, their pauses, pauses from markup).
 """

@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use crate::audio;
 use crate::pool;
 use crate::error::{CoreError, Result};
-use crate::model::{Model, SAMPLES_PER_FRAME};
+use crate::model::Model;
 
 /// One piece of text already turned into phoneme ids, with its voice and the pause after it.
 /// Empty `tokens` stand for silence alone.
@@ -29,11 +29,11 @@ pub struct ChunkRequest {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ChunkAudio {
     pub samples: Vec<f32>,
-    /// Frames of [`SAMPLES_PER_FRAME`] samples given to each padded token (the pads at both
+    /// Frames of [`crate::model::SAMPLES_PER_FRAME`] samples given to each padded token (the pads at both
     /// ends included) of the model's output, when the model gives them.
     pub durations: Option<Vec<i64>>,
     /// Samples of the model's output (from its first frame) before `samples[0]`: the
-    /// leading silence trimmed, and the frames a long chunk did not decode.
+    /// leading silence trimmed.
     pub start: usize,
     /// Samples of speech in `samples`; the pause follows them.
     pub speech: usize,
@@ -309,55 +309,23 @@ fn panic_message(join: tokio::task::JoinError) -> String {
     }
 }
 
-/// Frames of the silence the model puts before the first spoken token that a long chunk
-/// still decodes (the rest of that silence is trimmed anyway). The decoder normalizes over
-/// the frames it is given: with fewer, the first sound comes out wrong.
-const LEAD_MARGIN: usize = 8;
-/// Chunks of at least this many frames (2.5 s) are decoded from [`LEAD_MARGIN`] frames
-/// before their first spoken token, not from the start of the model's leading silence
-/// (about 15 frames), which the trimming drops anyway. With this much speech the decoder's
-/// normalization hardly notices: measured here, 1.05 dB mean log-mel difference from the
-/// chunk decoded whole (about what a 5e-7 relative perturbation of the input gives), the
-/// same Whisper word errors on 72 texts, and about 5 % less decoding on a paragraph. Short
-/// chunks are decoded whole: without their silence, a recognizer misheard short sentences.
-const TRIMMED_LEAD_MIN_FRAMES: usize = 100;
-
-/// The frames of a chunk the split decoder decodes: all of them, or for a long chunk, from
-/// [`LEAD_MARGIN`] frames before the speech (see [`TRIMMED_LEAD_MIN_FRAMES`]). `lead` is
-/// the leading pad's duration in frames.
-pub fn decoded_frames(lead: i64, frames: usize) -> std::ops::Range<usize> {
-    if frames < TRIMMED_LEAD_MIN_FRAMES {
-        return 0..frames;
-    }
-    (lead.max(0) as usize).saturating_sub(LEAD_MARGIN).min(frames - 1)..frames
-}
-
 /// Synthesizes one chunk (the `index`-th of its stream): its speech trimmed of the model's
-/// silence and faded at both ends, then its pause.
+/// silence and faded at both ends, then its pause. The chunk is decoded whole, leading
+/// silence included: the decoder normalizes over the frames it is given, so decoding a long
+/// chunk from just before its speech changed the audio enough that Whisper misheard words.
 fn render(model: &Model, chunk: &ChunkRequest, index: usize, run: Option<&RunOptions>) -> Result<ChunkAudio> {
     let pause = audio::silence(chunk.pause_after);
     if chunk.tokens.is_empty() {
         // A pause with no speech (pause markup before any text).
         return Ok(ChunkAudio { samples: vec![0.0; pause], durations: Some(vec![]), start: 0, speech: 0 });
     }
-    let priority = priority(index);
-    let (mut samples, durations, skipped) = match model.split() {
-        Some(split) => {
-            let encoded = split.encode(&chunk.tokens, &chunk.style, chunk.speed, priority, run)?;
-            let frames = decoded_frames(encoded.durations[0], encoded.frames);
-            let skipped = frames.start * SAMPLES_PER_FRAME;
-            (split.decode(&encoded, frames, priority, run)?, Some(encoded.durations), skipped)
-        }
-        None => {
-            let speech = model.infer(&chunk.tokens, &chunk.style, chunk.speed, priority, run)?;
-            (speech.samples, speech.durations, 0)
-        }
-    };
+    let speech = model.infer(&chunk.tokens, &chunk.style, chunk.speed, priority(index), run)?;
+    let (mut samples, durations) = (speech.samples, speech.durations);
     let _span = tracing::info_span!("postprocess").entered();
     let trimmed = audio::trim(&mut samples);
     let speech = samples.len();
     samples.resize(speech + pause, 0.0);
-    Ok(ChunkAudio { samples, durations, start: skipped + trimmed, speech })
+    Ok(ChunkAudio { samples, durations, start: trimmed, speech })
 }
 
 /// The session-pool priority of a stream's `index`-th chunk: the first two go ahead of
@@ -451,18 +419,5 @@ impl ChunkInput {
 impl Drop for ChunkStream {
     fn drop(&mut self) {
         self.cancel();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_long_chunk_is_decoded_from_a_little_before_its_speech() {
-        assert_eq!(decoded_frames(15, 240), 15 - LEAD_MARGIN..240);
-        assert_eq!(decoded_frames(3, 240), 0..240); // less silence than the margin
-        assert_eq!(decoded_frames(15, TRIMMED_LEAD_MIN_FRAMES - 1), 0..TRIMMED_LEAD_MIN_FRAMES - 1);
-        assert_eq!(decoded_frames(-1, 240), 0..240);
     }
 }
