@@ -140,3 +140,25 @@ def test_the_cache_key_follows_model_runtime_and_provider(tmp_path, monkeypatch)
     model.write_bytes(b"y" * 11)
     assert models.find_optimized_model_path(model, library) != first
     assert models.find_optimized_model_path(model, library, "cuda") is None
+
+
+def test_graphs_optimized_from_another_split_are_rebuilt_with_it(first_run, tmp_path):
+    """An optimized decoder that loads but is not the split's (here the encoder's graph under
+    the decoder's name, as a split built by another version of vocalize would leave) is
+    deleted with the split and both are built again: the split model is used, not the model
+    whole, and speech comes out the same."""
+    import shutil
+
+    cache = tmp_path / "cache"
+    shutil.copytree(first_run[0], cache)
+    entry = decoder_entry(cache)
+    (encoder,) = [e for e in entries(cache) if e.name.endswith(".encoder.onnx")]
+    shutil.copyfile(encoder, entry)
+    Path(f"{entry}.size").write_text(str(entry.stat().st_size))
+    out = tmp_path / "rebuilt.wav"
+    result = speak(cache, out)
+    log = result.stderr.decode()
+    assert result.returncode == 0, log
+    assert "rebuilding it" in log and "using the model whole" not in log
+    assert int(Path(f"{entry}.size").read_text()) == entry.stat().st_size != encoder.stat().st_size
+    assert (read_wav(out) == read_wav(first_run[1])).all()

@@ -216,18 +216,19 @@ class Engine:
             parts = split.split_model(path)
             if parts is None:
                 break
+            # The parts' optimized graphs are named after the split too, so a split of a
+            # newer format never loads the graphs optimized from an older one.
+            cached = optimized.with_name(f"{optimized.stem}-{split.digest(path)}{optimized.suffix}") if optimized else None
             try:
-                if optimized:
-                    # The parts' optimized graphs are named after the split too, so a split
-                    # of a newer format never loads the graphs optimized from an older one.
-                    cached = optimized.with_name(f"{optimized.stem}-{split.digest(path)}{optimized.suffix}")
-                    return load(split=(str(parts[0]), str(parts[1])), optimized=str(cached))
-                return load(split=(str(parts[0]), str(parts[1])))
+                return load(split=(str(parts[0]), str(parts[1])), optimized=str(cached) if cached else None)
             except ModelError as e:
-                # A damaged split (a disk error, another file under its name): build it
-                # again once, else run the model whole.
+                # A damaged split (a disk error, another file under its name), or graphs
+                # optimized from one: build both again once, else run the model whole.
                 log.warning("the split of %s cannot be loaded (%s); %s", path.name, e, "rebuilding it" if attempt == 0 else "using the model whole")
                 split.discard(path)
+                if cached:
+                    for stale in cached.parent.glob(f"{cached.stem}.*"):
+                        stale.unlink(missing_ok=True)
         return load()
 
     def _model_in_background(self) -> "Callable[[], Any]":

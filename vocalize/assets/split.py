@@ -1,20 +1,19 @@
-"""Splits a Kokoro ONNX model into an encoder and a decoder, so audio can be decoded in
-windows of frames.
+"""Splits a Kokoro ONNX model into an encoder and a decoder, and fuses the decoder's
+element-wise chains into vocalize's own operators.
 
 Kokoro's graph is a text side (ALBERT, duration, pitch and energy predictors: a few percent
 of the time) and a decoder/vocoder that turns aligned features into samples (over 90 % of
-the time). Cut between the two, the decoder can render the first fraction of a second of a
-chunk on its own, so the first audio of a stream comes out long before the whole chunk is
-decoded.
+the time). Cut between the two, the decoder is a graph of its own, whose Snake activations,
+instance normalizations and int8 convolution epilogues are rewritten into fused
+``ai.vocalize`` operators that the Rust core computes (see ``vocalize-core``'s ``ops.rs``).
 
 The encoder takes the model's inputs (``tokens``, ``style``, ``speed``) and returns
 ``asr`` [1, C, F] (text features aligned to F frames of 600 samples), ``f0`` and ``n``
-[1, 2F] (pitch and energy at twice the frame rate). The decoder takes those (any window of
-frames), ``style``, and ``phase`` [1, 1, H]: the harmonic source's running phase at the
-window's first frame, which the decoder adds to its own cumulative sum, so the sine source
-of a window continues the one of the frames before it (see ``vocalize-core``'s
-``model.rs``). Both are written once per model into the cache, next to where they are
-loaded from; a model whose graph is not laid out as expected is used whole.
+[1, 2F] (pitch and energy at twice the frame rate) and the frames of each token. The
+decoder takes those and ``style``, and decodes a chunk's frames all at once (the decoder
+normalizes over the frames it is given, so a part of them would sound different). Both
+are written once per model into the cache, next to where they are loaded from; a model
+whose graph is not laid out as expected is used whole.
 """
 
 from __future__ import annotations
@@ -31,8 +30,8 @@ from .paths import cache_dir
 
 log = logging.getLogger("vocalize")
 
-# Bumped when the cut, the decoder's extra input or its fused operators change.
-SPLIT_FORMAT = 4
+# Bumped when the cut, the decoder's inputs or its fused operators change.
+SPLIT_FORMAT = 5
 
 _build_lock = threading.Lock()
 _split_paths: dict[Path, tuple[Path, Path] | None] = {}
@@ -120,7 +119,6 @@ def _find_or_build(model: Path) -> tuple[Path, Path] | None:
 def build(model: Path) -> tuple[bytes, bytes]:
     """The serialized encoder and decoder of ``model``. Raises :class:`NotSplittable`."""
     import onnx
-    from onnx import TensorProto, helper
     from onnx.utils import Extractor
 
     # The graph's names are the native engine's (vocalize-core's model.rs), which loads it.
@@ -139,10 +137,6 @@ def build(model: Path) -> tuple[bytes, bytes]:
     if tokens is None or style not in names or speed not in names:
         raise NotSplittable(f"inputs are {', '.join(names)}")
     asr, f0, n = _cut(graph)
-    cumsum = [node for node in graph.node if node.op_type == "CumSum" and "sin_gen" in node.name]
-    if len(cumsum) != 1:
-        raise NotSplittable(f"{len(cumsum)} harmonic-source phase sums found, expected 1")
-    harmonics = _harmonics(graph)
     sums = [node for node in graph.node if node.op_type == "CumSum" and node.name.startswith("/encoder/")]
     if len(sums) != 1:
         raise NotSplittable(f"{len(sums)} duration sums found, expected 1")
@@ -152,17 +146,7 @@ def build(model: Path) -> tuple[bytes, bytes]:
     encoder = extractor.extract_model([tokens, style, speed], [asr, f0, n, durations])
     decoder = extractor.extract_model([asr, f0, n, style], [graph.output[0].name])
     _rename(encoder.graph, dict(zip([tokens, style, speed, asr, f0, n, durations], _native.ENCODER_INPUTS + _native.ENCODER_OUTPUTS)))
-    *decoder_names, phase = _native.DECODER_INPUTS
-    _rename(decoder.graph, dict(zip([asr, f0, n, style, graph.output[0].name], decoder_names + _native.DECODER_OUTPUTS)))
-
-    # phase: added to the running sum of the harmonic source's phase.
-    node = next(x for x in decoder.graph.node if x.op_type == "CumSum" and "sin_gen" in x.name)
-    local = node.output[0] + "_window"
-    add = helper.make_node("Add", [local, phase], [node.output[0]], name=node.name + "_phase")
-    node.output[0] = local
-    nodes = list(decoder.graph.node)
-    decoder.graph.node.insert(nodes.index(node) + 1, add)
-    decoder.graph.input.append(helper.make_tensor_value_info(phase, TensorProto.FLOAT, [1, 1, harmonics]))
+    _rename(decoder.graph, dict(zip([asr, f0, n, style, graph.output[0].name], _native.DECODER_INPUTS + _native.DECODER_OUTPUTS)))
     fuse_norms(decoder)
     fuse_snakes(decoder)
     fuse_bias_scales(decoder)
@@ -403,21 +387,6 @@ def _cut(graph) -> tuple[str, str, str]:
     if len(f0) != 1 or len(n) != 1 or len(rest) != 1:
         raise NotSplittable(f"the decoder takes {sorted(crossing)} from the encoder")
     return rest[0], f0[0], n[0]
-
-
-def _harmonics(graph) -> int:
-    """How many harmonics the sine source sums (the phase input's last dimension): the
-    size of the harmonic-number constant its first Mul scales F0 by."""
-    from onnx import numpy_helper
-
-    constants = {node.output[0]: numpy_helper.to_array(node.attribute[0].t) for node in graph.node if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value"}
-    constants.update((i.name, numpy_helper.to_array(i)) for i in graph.initializer)
-    for node in graph.node:
-        if node.op_type == "Mul" and node.name.endswith("/l_sin_gen/Mul"):
-            sizes = [constants[name].size for name in node.input if name in constants]
-            if sizes and max(sizes) > 1:
-                return int(max(sizes))
-    raise NotSplittable("the harmonic count of the sine source was not found")
 
 
 def _rename(graph, names: dict[str, str]) -> None:

@@ -23,16 +23,15 @@ pub const AUDIO: &str = "audio";
 
 /// The split graph's tensors (written into the graph by `vocalize/assets/split.py`, which
 /// reads these names from the native module): text features aligned to frames, pitch,
-/// energy, frames per token, and the sine source's starting phase.
+/// energy and frames per token.
 pub const ASR: &str = "asr";
 pub const F0: &str = "f0";
 pub const N: &str = "n";
 pub const DURATIONS: &str = "durations";
-pub const PHASE: &str = "phase";
 /// Inputs and outputs of the split encoder and decoder, in order.
 pub const ENCODER_INPUTS: [&str; 3] = [TOKENS, STYLE, SPEED];
 pub const ENCODER_OUTPUTS: [&str; 4] = [ASR, F0, N, DURATIONS];
-pub const DECODER_INPUTS: [&str; 5] = [ASR, F0, N, STYLE, PHASE];
+pub const DECODER_INPUTS: [&str; 4] = [ASR, F0, N, STYLE];
 pub const DECODER_OUTPUTS: [&str; 1] = [AUDIO];
 
 /// Names a particular export uses for its inputs, found from the session itself.
@@ -99,14 +98,13 @@ impl Default for ModelOptions {
     }
 }
 
-/// A Kokoro model cut in two (by `vocalize/split.py`), so audio can be decoded a window of
-/// frames at a time.
+/// A Kokoro model cut in two (by `vocalize/split.py`), so its decoder can run vocalize's
+/// fused operators (see [`crate::ops`]).
 ///
 /// The encoder takes `tokens`, `style`, `speed` and returns `asr` [1, C, F] (text features
 /// aligned to F frames of [`SAMPLES_PER_FRAME`] samples), `f0` and `n` [1, 2F] (pitch and
 /// energy at twice the frame rate) and `durations` [T] (frames per token). The decoder
-/// takes any window of those frames, `style`, and `phase` [1, 1, H], which it adds to the
-/// running phase sum of its harmonic sine source (see [`source_phase`]).
+/// takes those and `style`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SplitFiles {
     pub encoder: PathBuf,
@@ -115,8 +113,6 @@ pub struct SplitFiles {
 
 /// Output samples per frame of the decoder's input (24 kHz / 40 Hz).
 pub const SAMPLES_PER_FRAME: usize = 600;
-/// Samples per pitch frame: F0 comes at twice the frame rate.
-const SAMPLES_PER_PITCH: f64 = 300.0;
 
 /// Execution providers vocalize can ask ONNX Runtime for: short name, ONNX Runtime's name.
 pub const PROVIDERS: &[(&str, &str)] = &[
@@ -175,8 +171,6 @@ enum Graph {
 pub struct Split {
     encoder: Pool<Session>,
     decoder: Pool<Session>,
-    /// Harmonics of the decoder's sine source: the width of its `phase` input.
-    harmonics: usize,
 }
 
 /// The raw output of one inference.
@@ -187,7 +181,7 @@ pub struct Speech {
     pub durations: Option<Vec<i64>>,
 }
 
-/// A chunk through the encoder: everything the decoder needs for any window of its frames.
+/// A chunk through the encoder: everything the decoder needs.
 pub struct Encoded {
     /// Frames of audio the chunk lasts (each [`SAMPLES_PER_FRAME`] samples).
     pub frames: usize,
@@ -220,7 +214,7 @@ impl Model {
                 (encoder, decoder)
             });
             let (encoder, decoder) = (encoder?, decoder?);
-            let harmonics = split_layout(&encoder, &decoder, &files)?;
+            split_layout(&encoder, &decoder, &files)?;
             let schema = Schema {
                 tokens: TOKENS.into(),
                 style: STYLE.into(),
@@ -228,7 +222,7 @@ impl Model {
                 audio: AUDIO.into(),
                 durations: Some(DURATIONS.into()),
             };
-            let graph = Graph::Split(Split { encoder: Pool::new(vec![encoder]), decoder: Pool::new(vec![decoder]), harmonics });
+            let graph = Graph::Split(Split { encoder: Pool::new(vec![encoder]), decoder: Pool::new(vec![decoder]) });
             return Ok(Self { path: path.to_owned(), schema, options, graph });
         }
         let session = Self::session_of(env, path, options.optimized.as_deref(), &options, false)?;
@@ -369,7 +363,7 @@ impl Model {
             Graph::Whole(sessions) => sessions,
             Graph::Split(split) => {
                 let encoded = split.encode(tokens, style, speed, priority, run)?;
-                let samples = split.decode(&encoded, 0..encoded.frames, priority, run)?;
+                let samples = split.decode(&encoded, priority, run)?;
                 return Ok(Speech { samples, durations: Some(encoded.durations) });
             }
         };
@@ -460,65 +454,28 @@ impl Split {
         })
     }
 
-    /// Decodes the frames `window` of `encoded` into `window.len() * SAMPLES_PER_FRAME`
-    /// samples. Windows decoded apart continue each other's sine source (the phase is
-    /// carried in), but each sees only its own frames: give them a few frames of context
-    /// on each side and keep the middle.
-    pub fn decode(&self, encoded: &Encoded, window: std::ops::Range<usize>, priority: u8, run: Option<&RunOptions>) -> Result<Vec<f32>> {
-        let (decoder, harmonics) = (&self.decoder, &self.harmonics);
-        if window.is_empty() || window.end > encoded.frames {
-            return Err(CoreError::InvalidInput(format!(
-                "window {window:?} is not within the chunk's {} frames",
-                encoded.frames
-            )));
-        }
-        let (start, len) = (window.start, window.len());
-        let mut asr = Vec::with_capacity(encoded.channels * len);
-        for row in encoded.asr.chunks_exact(encoded.frames) {
-            asr.extend_from_slice(&row[window.clone()]);
-        }
-        let pitch = 2 * start..2 * window.end;
-        let phase = source_phase(&encoded.f0[..pitch.start], *harmonics);
-        let mut session = decoder.acquire_with(priority);
-        let _span = tracing::info_span!("decode", frames = len).entered();
+    /// Decodes all the frames of `encoded` into `frames * SAMPLES_PER_FRAME` samples.
+    pub fn decode(&self, encoded: &Encoded, priority: u8, run: Option<&RunOptions>) -> Result<Vec<f32>> {
+        let frames = encoded.frames;
+        let mut session = self.decoder.acquire_with(priority);
+        let _span = tracing::info_span!("decode", frames).entered();
         let inputs = ort::inputs![
-            ASR => TensorRef::from_array_view(([1usize, encoded.channels, len], asr.as_slice())).map_err(inference)?,
-            F0 => TensorRef::from_array_view(([1usize, 2 * len], &encoded.f0[pitch.clone()])).map_err(inference)?,
-            N => TensorRef::from_array_view(([1usize, 2 * len], &encoded.n[pitch])).map_err(inference)?,
+            ASR => TensorRef::from_array_view(([1usize, encoded.channels, frames], encoded.asr.as_slice())).map_err(inference)?,
+            F0 => TensorRef::from_array_view(([1usize, 2 * frames], encoded.f0.as_slice())).map_err(inference)?,
+            N => TensorRef::from_array_view(([1usize, 2 * frames], encoded.n.as_slice())).map_err(inference)?,
             STYLE => TensorRef::from_array_view(([1usize, STYLE_DIM], encoded.style.as_slice())).map_err(inference)?,
-            PHASE => TensorRef::from_array_view(([1usize, 1, *harmonics], phase.as_slice())).map_err(inference)?,
         ];
         let outputs = run_session(&mut session, inputs, run)?;
         let (_, audio) = outputs[AUDIO].try_extract_tensor::<f32>().map_err(inference)?;
-        if audio.len() != len * SAMPLES_PER_FRAME {
+        if audio.len() != frames * SAMPLES_PER_FRAME {
             return Err(CoreError::inference(format!(
-                "the decoder gave {} samples for {len} frames, expected {}",
+                "the decoder gave {} samples for {frames} frames, expected {}",
                 audio.len(),
-                len * SAMPLES_PER_FRAME
+                frames * SAMPLES_PER_FRAME
             )));
         }
         Ok(audio.to_vec())
     }
-}
-
-/// The phase the decoder's sine source has reached after the pitch frames `f0` (one value
-/// per harmonic, in the units of its running sum), reduced modulo one period so it stays
-/// exact in f32. The decoder sums, per pitch frame and harmonic h, the fractional part of
-/// `f0 * h / 24000` (computed in f32 as the graph does) and multiplies the sum by 2π·300.
-pub fn source_phase(f0: &[f32], harmonics: usize) -> Vec<f32> {
-    let mut sums = vec![0f64; harmonics];
-    for &f in f0 {
-        for (h, sum) in sums.iter_mut().enumerate() {
-            let x = f * (h + 1) as f32 / crate::SAMPLE_RATE as f32;
-            *sum += (x - x.floor()) as f64;
-        }
-    }
-    sums.iter()
-        .map(|s| {
-            let turns = s * SAMPLES_PER_PITCH;
-            ((turns - turns.floor()) / SAMPLES_PER_PITCH) as f32
-        })
-        .collect()
 }
 
 /// Runs `session`, with `run`'s options when given (so another thread can stop the run).
@@ -564,15 +521,10 @@ fn padded(tokens: &[i64]) -> Vec<i64> {
 }
 
 /// Checks a split model's two sessions have the inputs and outputs [`Model::encode`] and
-/// [`Model::decode`] use; returns the harmonic count of the phase input.
-fn split_layout(encoder: &Session, decoder: &Session, files: &SplitFiles) -> Result<usize> {
+/// [`Split::decode`] use.
+fn split_layout(encoder: &Session, decoder: &Session, files: &SplitFiles) -> Result<()> {
     check_names(encoder, &ENCODER_INPUTS, &ENCODER_OUTPUTS, &files.encoder, "encoder")?;
-    check_names(decoder, &DECODER_INPUTS, &DECODER_OUTPUTS, &files.decoder, "decoder")?;
-    let phase = decoder.inputs().iter().find(|input| input.name() == PHASE).expect("the decoder's inputs were checked");
-    match phase.dtype().tensor_shape().map(|s| s.to_vec()) {
-        Some(shape) if shape.len() == 3 && shape[2] > 0 => Ok(shape[2] as usize),
-        other => Err(CoreError::model(&files.decoder, format!("the phase input has shape {other:?}"))),
-    }
+    check_names(decoder, &DECODER_INPUTS, &DECODER_OUTPUTS, &files.decoder, "decoder")
 }
 
 /// Checks that `session` (the `part` of a split model at `path`) has these inputs and outputs.
@@ -726,43 +678,5 @@ mod tests {
         let err = Schema::detect(&["pixel_values"], &["logits"], Path::new("x.onnx")).unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("not a Kokoro model") && msg.contains("pixel_values"), "{msg}");
-    }
-}
-
-#[cfg(test)]
-mod phase_tests {
-    use super::*;
-
-    /// The decoder's running phase sum over pitch frames, computed the way its graph does.
-    fn running_sum(f0: &[f32], h: usize) -> f64 {
-        f0.iter()
-            .map(|&f| {
-                let x = f * h as f32 / crate::SAMPLE_RATE as f32;
-                (x - x.floor()) as f64
-            })
-            .sum()
-    }
-
-    #[test]
-    fn a_window_continues_the_sine_source_of_the_frames_before_it() {
-        let f0: Vec<f32> = (0..400).map(|i| if i % 50 < 10 { 0.0 } else { 90.0 + (i as f32 * 0.37).sin() * 40.0 }).collect();
-        let split = 237;
-        let phase = source_phase(&f0[..split], 9);
-        for h in 1..=9 {
-            // Phase of the whole run at a frame after the split, against the window's own
-            // sum plus the carried phase: equal modulo one period of the source.
-            let whole = running_sum(&f0[..300], h) * SAMPLES_PER_PITCH;
-            let window = (running_sum(&f0[split..300], h) + phase[h - 1] as f64) * SAMPLES_PER_PITCH;
-            let diff = (whole - window).rem_euclid(1.0);
-            assert!(diff.min(1.0 - diff) < 1e-3, "harmonic {h}: {diff}");
-        }
-    }
-
-    #[test]
-    fn the_carried_phase_stays_small() {
-        let f0 = vec![180.0f32; 100_000];
-        for p in source_phase(&f0, 9) {
-            assert!((0.0..1.0 / SAMPLES_PER_PITCH as f32).contains(&p), "{p}");
-        }
     }
 }
